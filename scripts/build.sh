@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds the release Worker into build/ (wrangler.toml's build command), unless it is newer
+# than every input already, so restarting `wrangler dev` costs nothing.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+out=build/index_bg.wasm
+if [ -f "$out" ] && [ -f build/worker/shim.mjs ] \
+  && [ -z "$(find src build.rs Cargo.toml Cargo.lock openapi.yaml -newer "$out" -print -quit)" ]; then
+  exit 0
+fi
+[ -n "${WASM_BINDGEN_BIN:-}" ] || die "wasm-bindgen not found: run scripts/setup.sh"
+log "building the Worker (release wasm)"
+worker-build --release

@@ -1,0 +1,9 @@
+//! Request and response values of the API, validated at the edge; pure and unit-tested natively.
+
+pub mod idempotency;
+pub mod ids;
+pub mod order;
+pub mod path;
+pub mod placeholder;
+pub mod status;
+pub mod validate;

@@ -1,0 +1,43 @@
+//! Thin handlers: extract, call the store, respond. `dispatch` is the only entry.
+
+mod meta;
+mod orders;
+mod tasks;
+
+use crate::auth::authorize;
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::http;
+use crate::router::{self, Route};
+use worker::{Env, Request, Response};
+
+/// Resolves, authorises and runs one request; every failure becomes the JSON error shape.
+pub async fn dispatch(mut req: Request, env: Env) -> worker::Result<Response> {
+    let path = req.path();
+    let method = req.method();
+    let outcome = match router::resolve(method.as_ref(), &path) {
+        Ok(route) => run(route, &mut req, &env).await,
+        Err(err) => Err(err),
+    };
+    outcome.or_else(|err| http::error_response(&err))
+}
+
+async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
+    if route.needs_auth() {
+        let config = Config::from_env(env);
+        let header = req.headers().get("authorization").ok().flatten();
+        authorize(&config.auth, header.as_deref())?;
+    }
+    let response = match route {
+        Route::Health => meta::health(),
+        Route::OpenApi => meta::openapi(),
+        Route::CreateOrder => orders::create(req, env).await?,
+        Route::ListOrderTasks { order_id } => tasks::list_for_order(env, order_id).await?,
+        Route::GetTask { uuid } => tasks::get(env, uuid).await?,
+        Route::SetTaskStatus { uuid } => tasks::set_status(req, env, uuid).await?,
+    };
+    response.map_err(|err| {
+        worker::console_error!("building response: {err}");
+        ApiError::Internal("building response")
+    })
+}

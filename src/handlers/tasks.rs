@@ -1,0 +1,152 @@
+//! `GET /api/tasks/:order_id`, `GET /api/task/:uuid`, `POST /api/task/:uuid/status`.
+
+use crate::domain::ids::is_plausible_id;
+use crate::domain::status::TaskStatus;
+use crate::domain::validate::{body_object, kind, Checker};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{self, read_json};
+use crate::store::database;
+use crate::store::tasks::{self, StatusChange};
+use serde_json::{json, Map, Value};
+use worker::{Env, Request, Response};
+
+/// A status body is a few dozen bytes; anything near this is not one.
+const MAX_STATUS_BODY: usize = 4 * 1024;
+
+fn task_not_found(uuid: &str) -> ApiError {
+    ApiError::NotFound {
+        resource: "task",
+        id: uuid.to_owned(),
+    }
+}
+
+pub async fn list_for_order(env: &Env, order_id: &str) -> ApiResult<worker::Result<Response>> {
+    let not_found = || ApiError::NotFound {
+        resource: "order",
+        id: order_id.to_owned(),
+    };
+    if !is_plausible_id(order_id) {
+        return Err(not_found());
+    }
+    let db = database(env)?;
+    let (order, tasks) = tasks::find_order_with_tasks(&db, order_id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(http::json(
+        200,
+        &json!({
+            "order_id": order.id,
+            "factory": order.factory,
+            "created_at": order.created_at,
+            "tasks": tasks,
+        }),
+    ))
+}
+
+pub async fn get(env: &Env, uuid: &str) -> ApiResult<worker::Result<Response>> {
+    if !is_plausible_id(uuid) {
+        return Err(task_not_found(uuid));
+    }
+    let db = database(env)?;
+    let task = tasks::find_task(&db, uuid)
+        .await?
+        .ok_or_else(|| task_not_found(uuid))?;
+    Ok(http::json(200, &task))
+}
+
+pub async fn set_status(
+    req: &mut Request,
+    env: &Env,
+    uuid: &str,
+) -> ApiResult<worker::Result<Response>> {
+    let body = read_json(req, MAX_STATUS_BODY).await?;
+    let (to, expected) = parse_status_change(&body)?;
+    if !is_plausible_id(uuid) {
+        return Err(task_not_found(uuid));
+    }
+    let db = database(env)?;
+    match tasks::set_status(&db, uuid, to, expected).await? {
+        StatusChange::Changed { previous } => Ok(http::json(
+            200,
+            &json!({ "uuid": uuid, "status": to, "previous_status": previous }),
+        )),
+        StatusChange::NotFound => Err(task_not_found(uuid)),
+        StatusChange::Conflict { current } => Err(ApiError::StatusConflict {
+            uuid: uuid.to_owned(),
+            expected: expected
+                .map(TaskStatus::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            actual: current.unwrap_or_else(|| "null".into()),
+        }),
+    }
+}
+
+/// `{status, expected_status?}`, both one of the four task states.
+pub fn parse_status_change(body: &Value) -> ApiResult<(TaskStatus, Option<TaskStatus>)> {
+    let obj = body_object(body)?;
+    let mut check = Checker::new();
+    let to = status_field(&mut check, obj, "status", true);
+    let expected = status_field(&mut check, obj, "expected_status", false);
+    check.finish()?;
+    let to = to.ok_or(ApiError::Internal("status missing after validation"))?;
+    Ok((to, expected))
+}
+
+fn status_field(
+    check: &mut Checker,
+    obj: &Map<String, Value>,
+    key: &str,
+    required: bool,
+) -> Option<TaskStatus> {
+    let allowed = TaskStatus::allowed_list();
+    match obj.get(key) {
+        None | Some(Value::Null) => {
+            if required {
+                check.fail(key, format!("is required; one of {allowed}"));
+            }
+            None
+        }
+        Some(Value::String(s)) => TaskStatus::parse(s).or_else(|| {
+            check.fail(key, format!("'{s}' is not a task status; one of {allowed}"));
+            None
+        }),
+        Some(other) => {
+            check.fail(
+                key,
+                format!("must be a string, not {}; one of {allowed}", kind(other)),
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_bodies() {
+        assert_eq!(
+            parse_status_change(&json!({"status": "complete"})).unwrap(),
+            (TaskStatus::Complete, None)
+        );
+        assert_eq!(
+            parse_status_change(&json!({"status": "in_progress", "expected_status": "pending"}))
+                .unwrap(),
+            (TaskStatus::InProgress, Some(TaskStatus::Pending))
+        );
+        let Err(ApiError::Validation(errors)) = parse_status_change(&json!({"status": "done"}))
+        else {
+            panic!("accepted 'done'")
+        };
+        assert!(errors[0]
+            .message
+            .contains("pending, in_progress, complete, blocked"));
+        assert!(parse_status_change(&json!({})).is_err());
+        assert!(parse_status_change(&json!({"status": 1})).is_err());
+        assert!(
+            parse_status_change(&json!({"status": "pending", "expected_status": "x"})).is_err()
+        );
+    }
+}

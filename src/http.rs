@@ -1,0 +1,115 @@
+//! Reading request bodies within limits and writing JSON responses in the API's one shape.
+
+use crate::error::{ApiError, ApiResult};
+use serde::Serialize;
+use serde_json::Value;
+use worker::{Request, Response};
+
+/// The largest body any route accepts. An order at its task limit fits well inside.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Reads a JSON body: `application/json`, at most `limit` bytes, well-formed.
+pub async fn read_json(req: &mut Request, limit: usize) -> ApiResult<Value> {
+    let headers = req.headers();
+    check_content_type(headers.get("content-type").ok().flatten().as_deref())?;
+    let declared = headers
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::InvalidJson("the body could not be read".into()))?;
+    parse_json(&bytes, limit)
+}
+
+pub fn check_content_type(content_type: Option<&str>) -> ApiResult<()> {
+    let essence = content_type
+        .and_then(|ct| ct.split(';').next())
+        .map(|ct| ct.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// The length check repeats here because `content-length` may be absent (chunked) or lie.
+pub fn parse_json(bytes: &[u8], limit: usize) -> ApiResult<Value> {
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::InvalidJson("the body is empty".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
+
+/// A JSON response. API answers are per-request state, so no cache may keep them.
+pub fn json<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {
+    let mut resp = Response::from_json(body)?.with_status(status);
+    resp.headers_mut().set("cache-control", "no-store")?;
+    Ok(resp)
+}
+
+/// A JSON body that was stored already serialised (idempotent replays).
+pub fn raw_json(status: u16, body: String) -> worker::Result<Response> {
+    let mut resp = Response::ok(body)?.with_status(status);
+    let headers = resp.headers_mut();
+    headers.set("content-type", "application/json")?;
+    headers.set("cache-control", "no-store")?;
+    Ok(resp)
+}
+
+pub fn error_response(err: &ApiError) -> worker::Result<Response> {
+    let mut resp = json(err.status(), &err.body())?;
+    match err {
+        ApiError::Unauthorized => resp
+            .headers_mut()
+            .set("www-authenticate", "Bearer realm=\"mission-control\"")?,
+        ApiError::MethodNotAllowed { allowed } => {
+            resp.headers_mut().set("allow", &allowed.join(", "))?
+        }
+        _ => {}
+    }
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_type_must_be_json_with_any_parameters() {
+        assert!(check_content_type(Some("application/json")).is_ok());
+        assert!(check_content_type(Some("Application/JSON; charset=utf-8")).is_ok());
+        for bad in [
+            None,
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            Some(""),
+        ] {
+            assert_eq!(check_content_type(bad), Err(ApiError::UnsupportedMediaType));
+        }
+    }
+
+    #[test]
+    fn body_limits_and_malformed_json() {
+        assert_eq!(parse_json(b"{}", 2).unwrap(), serde_json::json!({}));
+        assert_eq!(
+            parse_json(b"{ }", 2),
+            Err(ApiError::PayloadTooLarge { limit: 2 })
+        );
+        assert!(matches!(
+            parse_json(b"  ", 10),
+            Err(ApiError::InvalidJson(_))
+        ));
+        assert!(matches!(
+            parse_json(b"{\"a\":", 10),
+            Err(ApiError::InvalidJson(_))
+        ));
+    }
+}

@@ -1,0 +1,26 @@
+//! Mission Control: a task orchestrator for AI coding-agent factories, as one Cloudflare Worker.
+//!
+//! Routes (see `openapi.yaml`, served at `/openapi.json`):
+//! - `GET /health`, `GET /openapi.json`: open.
+//! - `POST /api/orders`: create an order and its tasks in one D1 batch (`Idempotency-Key` aware).
+//! - `GET /api/tasks/:order_id`: an order's tasks, for factories pulling their list.
+//! - `GET /api/task/:uuid`, `POST /api/task/:uuid/status`: one task; compare-and-set status.
+//!
+//! A request flows `router` -> `handlers` -> `store` (D1); values are checked in `domain`
+//! before anything is written, and every failure is an `error::ApiError`.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod handlers;
+pub mod http;
+pub mod router;
+pub mod store;
+
+use worker::{event, Context, Env, Request, Response};
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    handlers::dispatch(req, env).await
+}

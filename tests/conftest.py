@@ -1,0 +1,72 @@
+"""Fixtures: the Worker in workerd with a fresh D1, and the upstream stand-ins it talks to."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import WorkerProcess  # noqa: E402
+from standins.docs_mcp import DocsMcpStandIn  # noqa: E402
+from standins.github import GitHubStandIn  # noqa: E402
+from standins.model import ModelStandIn  # noqa: E402
+
+TEST_TOKEN = "test-token-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def github():
+    with GitHubStandIn(api_key="test-gh-key") as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="session")
+def docs():
+    with DocsMcpStandIn(corpus=[]) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="session")
+def model():
+    with ModelStandIn(api_key="test-ai-key") as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="session")
+def worker(github, docs, model):
+    """The Worker as production runs it: token auth, upstreams named in its vars."""
+    proc = WorkerProcess(
+        {
+            "API_TOKEN": TEST_TOKEN,
+            "CORE_GITHUB_API": github.url,
+            "GITHUB_API_KEY": github.api_key,
+            "GITHUB_OWNER": github.owner,
+            "GITHUB_REPO": github.repo,
+            "DOCS_MCP_URL": f"{docs.url}/mcp",
+            "AI_BASE_URL": f"{model.url}/v1",
+            "AI_API_KEY": model.api_key,
+            "AI_MODEL": "stand-in-model",
+        },
+        name="main",
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def start_worker():
+    """Starts extra Workers with other vars (auth modes); stopped after the test."""
+    started: list[WorkerProcess] = []
+
+    def start(vars: dict[str, str], name: str = "extra") -> WorkerProcess:
+        proc = WorkerProcess(vars, name=name).start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

@@ -1,0 +1,34 @@
+"""Builders for order bodies used across the tests."""
+
+from __future__ import annotations
+
+import itertools
+
+_counter = itertools.count()
+
+SPEC_SAMPLE = {
+    "factory": "agent-factory",
+    "files": [
+        {
+            "file_path": "worker/agents/agent_gmail.ts",
+            "instructions": {
+                "FINAL_MILE_PROMPT__AGENT_INIT": "/* Initialize agent state, validate env vars, set up tool registry. Keep initialization idempotent. */",
+                "FINAL_MILE_PROMPT__AGENT_LOGIC": "/* Implement core logic: fetch D1 record, process inputs, stream results via WebSocket. Avoid direct external network calls. */",
+            },
+        }
+    ],
+}
+
+
+def unique_factory(prefix: str = "factory") -> str:
+    return f"{prefix}-{next(_counter)}-{id(_counter) % 9973}"
+
+
+def order_body(tasks: int = 2, files: int = 1, factory: str | None = None) -> dict:
+    """An order of `tasks` placeholders spread over `files` files."""
+    body = {"factory": factory or unique_factory(), "files": []}
+    for f in range(files):
+        body["files"].append({"file_path": f"src/module_{f}/file_{f}.ts", "instructions": {}})
+    for t in range(tasks):
+        body["files"][t % files]["instructions"][f"PLACEHOLDER_{t}"] = f"Implement step {t} with D1."
+    return body

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Benchmarks (not tests): prints figures for the API (latency, throughput, wasm size) and the
+# native fuzzy path matcher. Safe to rerun.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+bash scripts/setup.sh --test
+bash scripts/build.sh
+if ! command -v wrk >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  log "installing wrk (load generator)"
+  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 || log "wrk unavailable; using the Python client"
+fi
+
+log "API benchmark (workerd, local D1)"
+.venv/bin/python tests/bench/bench_api.py

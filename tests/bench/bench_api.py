@@ -1,0 +1,119 @@
+"""API benchmark (not a test): prints figures, asserts nothing.
+
+- p50/p99 latency of POST /api/orders with a 100-task order,
+- requests per second of GET /api/tasks/:order_id on a 100-task order (wrk if installed,
+  else a keep-alive Python client),
+- the release wasm size, raw and gzipped.
+
+Runs its own Worker in workerd with a fresh local D1, like the integration tests.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from harness import ROOT, WorkerProcess  # noqa: E402
+
+TOKEN = "bench-token"
+
+
+def order_100(i: int) -> dict:
+    return {
+        "factory": f"bench-{i}",
+        "files": [
+            {"file_path": f"src/f{f}.ts",
+             "instructions": {f"P_{f}_{t}": f"Implement part {t} of file {f}." for t in range(10)}}
+            for f in range(10)
+        ],
+    }
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def bench_create(worker: WorkerProcess, n: int) -> tuple[list[float], str]:
+    conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
+    times, order_id = [], ""
+    for i in range(n + 5):
+        body = json.dumps(order_100(i))
+        start = time.perf_counter()
+        conn.request("POST", "/api/orders", body, headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        elapsed = (time.perf_counter() - start) * 1000
+        if resp.status != 201:
+            raise SystemExit(f"create failed: {resp.status} {data[:300]!r}")
+        order_id = json.loads(data)["order_id"]
+        if i >= 5:  # the first few warm up the isolate and SQLite
+            times.append(elapsed)
+    return times, order_id
+
+
+def bench_list_wrk(worker: WorkerProcess, order_id: str, seconds: int, connections: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Authorization: Bearer {TOKEN}",
+         f"{worker.base_url}/api/tasks/{order_id}"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    for line in out.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise SystemExit(f"could not read wrk output:\n{out}")
+
+
+def bench_list_python(worker: WorkerProcess, order_id: str, seconds: int, connections: int) -> float:
+    deadline = time.monotonic() + seconds
+    counts = [0] * connections
+
+    def loop(slot: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+        while time.monotonic() < deadline:
+            conn.request("GET", f"/api/tasks/{order_id}", headers={"authorization": f"Bearer {TOKEN}"})
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status == 200:
+                counts[slot] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / seconds
+
+
+def main() -> None:
+    wasm = ROOT / "build" / "index_bg.wasm"
+    raw = wasm.read_bytes()
+    worker = WorkerProcess({"API_TOKEN": TOKEN}, name="bench").start()
+    try:
+        times, order_id = bench_create(worker, n=200)
+        tool = "wrk" if shutil.which("wrk") else "python"
+        bench = bench_list_wrk if tool == "wrk" else bench_list_python
+        rps = bench(worker, order_id, seconds=10, connections=8)
+    finally:
+        worker.stop()
+
+    print(f"create 100-task order: p50 {statistics.median(times):.1f} ms, "
+          f"p99 {percentile(times, 99):.1f} ms over {len(times)} requests (target p50 < 50 ms)")
+    print(f"GET /api/tasks/:order_id (100 tasks): {rps:.0f} requests/s, 8 connections, 10 s ({tool})")
+    print(f"release wasm: {len(raw) / 1024:.1f} KiB raw, {len(gzip.compress(raw, 9)) / 1024:.1f} KiB gzipped "
+          f"(target gzipped < 400 KB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,5 +1,6 @@
 //! Request and response values of the API, validated at the edge; pure and unit-tested natively.
 
+pub mod hash;
 pub mod idempotency;
 pub mod ids;
 pub mod order;

@@ -5,6 +5,7 @@
 //! - `POST /api/orders`: create an order and its tasks in one D1 batch (`Idempotency-Key` aware).
 //! - `GET /api/tasks/:order_id`: an order's tasks, for factories pulling their list.
 //! - `GET /api/task/:uuid`, `POST /api/task/:uuid/status`: one task; compare-and-set status.
+//! - `POST /api/task/:uuid/help`: documentation-grounded help (docs MCP server, optional model).
 //!
 //! A request flows `router` -> `handlers` -> `store` (D1); values are checked in `domain`
 //! before anything is written, and every failure is an `error::ApiError`.
@@ -14,9 +15,11 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod handlers;
+pub mod help;
 pub mod http;
 pub mod router;
 pub mod store;
+pub mod upstream;
 
 use worker::{event, Context, Env, Request, Response};
 

@@ -10,6 +10,7 @@ pub enum Route<'a> {
     ListOrderTasks { order_id: &'a str },
     GetTask { uuid: &'a str },
     SetTaskStatus { uuid: &'a str },
+    TaskHelp { uuid: &'a str },
 }
 
 impl Route<'_> {
@@ -37,6 +38,7 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
         ["api", "tasks", order_id] => (Route::ListOrderTasks { order_id }, GET),
         ["api", "task", uuid] => (Route::GetTask { uuid }, GET),
         ["api", "task", uuid, "status"] => (Route::SetTaskStatus { uuid }, POST),
+        ["api", "task", uuid, "help"] => (Route::TaskHelp { uuid }, POST),
         _ => return Err(ApiError::RouteNotFound),
     };
     let method = if method == "HEAD" { "GET" } else { method };
@@ -70,6 +72,10 @@ mod tests {
         assert_eq!(
             resolve("POST", "/api/task/ABC123/status"),
             Ok(Route::SetTaskStatus { uuid: "ABC123" })
+        );
+        assert_eq!(
+            resolve("POST", "/api/task/ABC123/help"),
+            Ok(Route::TaskHelp { uuid: "ABC123" })
         );
     }
 

@@ -9,12 +9,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import WorkerProcess  # noqa: E402
+from corpus import CORPUS  # noqa: E402
+from harness import TEST_TOKEN, WorkerProcess  # noqa: E402
 from standins.docs_mcp import DocsMcpStandIn  # noqa: E402
 from standins.github import GitHubStandIn  # noqa: E402
 from standins.model import ModelStandIn  # noqa: E402
-
-TEST_TOKEN = "test-token-0123456789abcdef"
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +24,7 @@ def github():
 
 @pytest.fixture(scope="session")
 def docs():
-    with DocsMcpStandIn(corpus=[]) as stand_in:
+    with DocsMcpStandIn(corpus=CORPUS) as stand_in:
         yield stand_in
 
 
@@ -46,6 +45,8 @@ def worker(github, docs, model):
             "GITHUB_OWNER": github.owner,
             "GITHUB_REPO": github.repo,
             "DOCS_MCP_URL": f"{docs.url}/mcp",
+            # Short enough that the hang tests are quick, long for a loopback stand-in.
+            "DOCS_TIMEOUT_MS": "2000",
             "AI_BASE_URL": f"{model.url}/v1",
             "AI_API_KEY": model.api_key,
             "AI_MODEL": "stand-in-model",
@@ -70,3 +71,15 @@ def start_worker():
     yield start
     for proc in started:
         proc.stop()
+
+
+@pytest.fixture
+def upstreams(github, docs, model):
+    """Resets the stand-ins' calls, failures and modes around a test (their data stays)."""
+    for stand_in in (github, docs, model):
+        stand_in.reset()
+    docs.set_corpus(CORPUS)
+    yield
+    for stand_in in (github, docs, model):
+        assert not stand_in.errors, f"{type(stand_in).__name__} crashed: {stand_in.errors}"
+        stand_in.reset()

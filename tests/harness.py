@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The bearer token of the session Worker (a test value, not a secret).
+TEST_TOKEN = "test-token-0123456789abcdef"
 BIN = ROOT / "node_modules" / ".bin"
 
 

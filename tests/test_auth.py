@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import TEST_TOKEN
+from harness import TEST_TOKEN
 from orders import order_body
 from test_validation import assert_error
 

@@ -1,5 +1,6 @@
 //! Thin handlers: extract, call the store, respond. `dispatch` is the only entry.
 
+mod help;
 mod meta;
 mod orders;
 mod tasks;
@@ -35,6 +36,7 @@ async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Respon
         Route::ListOrderTasks { order_id } => tasks::list_for_order(env, order_id).await?,
         Route::GetTask { uuid } => tasks::get(env, uuid).await?,
         Route::SetTaskStatus { uuid } => tasks::set_status(req, env, uuid).await?,
+        Route::TaskHelp { uuid } => help::help(req, env, uuid).await?,
     };
     response.map_err(|err| {
         worker::console_error!("building response: {err}");

@@ -1,6 +1,7 @@
 //! Vars and secrets, read once per request into a typed [`Config`]; no `env.var` elsewhere.
 
 use crate::help::client::{DEFAULT_DOCS_MCP_URL, DEFAULT_TIMEOUT as DOCS_TIMEOUT};
+use crate::remediation::github::{self, GitHubConfig};
 use crate::upstream::model::ChatModel;
 use std::time::Duration;
 use worker::Env;
@@ -28,6 +29,9 @@ pub struct Config {
     /// The OpenAI-compatible model (`AI_BASE_URL`, secret `AI_API_KEY`, `AI_MODEL`), when all
     /// three are set. Its `Debug` redacts the key.
     pub model: Option<ChatModel>,
+    /// core-github-api (`CORE_GITHUB_API`, secret `GITHUB_API_KEY`, `GITHUB_OWNER`,
+    /// `GITHUB_REPO`), when all four are set. Its `Debug` redacts the key.
+    pub github: Option<GitHubConfig>,
 }
 
 impl Config {
@@ -47,15 +51,38 @@ impl Config {
             )),
             _ => None,
         };
+        let github = match (
+            read(env, "CORE_GITHUB_API"),
+            read(env, "GITHUB_API_KEY"),
+            read(env, "GITHUB_OWNER"),
+            read(env, "GITHUB_REPO"),
+        ) {
+            (Some(base_url), Some(api_key), Some(owner), Some(repo)) => Some(GitHubConfig {
+                base_url: base_url.trim_end_matches('/').to_owned(),
+                api_key,
+                owner,
+                repo,
+                timeout: millis(env, "GITHUB_TIMEOUT_MS").unwrap_or(github::DEFAULT_TIMEOUT),
+                retry_budget: millis(env, "GITHUB_RETRY_BUDGET_MS")
+                    .unwrap_or(github::DEFAULT_RETRY_BUDGET),
+            }),
+            _ => None,
+        };
         Self {
             auth: resolve_auth(token, open),
             docs_mcp_url: read(env, "DOCS_MCP_URL").unwrap_or_else(|| DEFAULT_DOCS_MCP_URL.into()),
-            docs_timeout: read(env, "DOCS_TIMEOUT_MS")
-                .and_then(|ms| ms.parse().ok())
-                .map_or(DOCS_TIMEOUT, Duration::from_millis),
+            docs_timeout: millis(env, "DOCS_TIMEOUT_MS").unwrap_or(DOCS_TIMEOUT),
             model,
+            github,
         }
     }
+}
+
+/// A duration var given in milliseconds; unparsable values fall back to the default.
+fn millis(env: &Env, name: &str) -> Option<Duration> {
+    read(env, name)
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
 }
 
 /// A token, once set, always wins over `AUTH_MODE = "open"`: forgetting the var in production

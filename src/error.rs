@@ -41,6 +41,8 @@ pub enum ApiError {
         expected: String,
         actual: String,
     },
+    /// 409: the first request with this `Idempotency-Key` is still being worked on.
+    BatchInProgress { retry_after_secs: u32 },
     /// 413: the body is larger than the route accepts.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not `application/json`.
@@ -62,7 +64,7 @@ impl ApiError {
             ApiError::Unauthorized => 401,
             ApiError::RouteNotFound | ApiError::NotFound { .. } => 404,
             ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::StatusConflict { .. } => 409,
+            ApiError::StatusConflict { .. } | ApiError::BatchInProgress { .. } => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::IdempotencyKeyReused | ApiError::Validation(_) => 422,
@@ -80,6 +82,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::StatusConflict { .. } => "status_conflict",
+            ApiError::BatchInProgress { .. } => "batch_in_progress",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -105,6 +108,10 @@ impl ApiError {
                 expected,
                 actual,
             } => format!("task '{uuid}' is '{actual}', not the expected '{expected}'"),
+            ApiError::BatchInProgress { retry_after_secs } => format!(
+                "the first request with this key is still being processed; retry in \
+                 {retry_after_secs} seconds for its answer"
+            ),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body exceeds the limit of {limit} bytes")
             }
@@ -197,6 +204,9 @@ mod tests {
                 actual: "complete".into(),
             },
             ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::BatchInProgress {
+                retry_after_secs: 5,
+            },
             ApiError::UnsupportedMediaType,
             ApiError::IdempotencyKeyReused,
             ApiError::Validation(vec![]),

@@ -73,6 +73,9 @@ pub fn error_response(err: &ApiError) -> worker::Result<Response> {
         ApiError::MethodNotAllowed { allowed } => {
             resp.headers_mut().set("allow", &allowed.join(", "))?
         }
+        ApiError::BatchInProgress { retry_after_secs } => resp
+            .headers_mut()
+            .set("retry-after", &retry_after_secs.to_string())?,
         _ => {}
     }
     Ok(resp)

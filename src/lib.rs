@@ -6,6 +6,9 @@
 //! - `GET /api/tasks/:order_id`: an order's tasks, for factories pulling their list.
 //! - `GET /api/task/:uuid`, `POST /api/task/:uuid/status`: one task; compare-and-set status.
 //! - `POST /api/task/:uuid/help`: documentation-grounded help (docs MCP server, optional model).
+//! - `POST /api/ops/log`, `GET /api/ops/logs`: the operation log, written by all, read by operators.
+//! - `POST /api/factory/errors`: a factory's error batch, recorded, then remediated through
+//!   GitHub (`remediation`), answered once per key.
 //!
 //! A request flows `router` -> `handlers` -> `store` (D1); values are checked in `domain`
 //! before anything is written, and every failure is an `error::ApiError`.
@@ -17,6 +20,7 @@ pub mod error;
 pub mod handlers;
 pub mod help;
 pub mod http;
+pub mod remediation;
 pub mod router;
 pub mod store;
 pub mod upstream;

@@ -11,6 +11,9 @@ pub enum Route<'a> {
     GetTask { uuid: &'a str },
     SetTaskStatus { uuid: &'a str },
     TaskHelp { uuid: &'a str },
+    AppendLog,
+    ListLogs,
+    ReportErrors,
 }
 
 impl Route<'_> {
@@ -39,6 +42,9 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
         ["api", "task", uuid] => (Route::GetTask { uuid }, GET),
         ["api", "task", uuid, "status"] => (Route::SetTaskStatus { uuid }, POST),
         ["api", "task", uuid, "help"] => (Route::TaskHelp { uuid }, POST),
+        ["api", "ops", "log"] => (Route::AppendLog, POST),
+        ["api", "ops", "logs"] => (Route::ListLogs, GET),
+        ["api", "factory", "errors"] => (Route::ReportErrors, POST),
         _ => return Err(ApiError::RouteNotFound),
     };
     let method = if method == "HEAD" { "GET" } else { method };
@@ -76,6 +82,12 @@ mod tests {
         assert_eq!(
             resolve("POST", "/api/task/ABC123/help"),
             Ok(Route::TaskHelp { uuid: "ABC123" })
+        );
+        assert_eq!(resolve("POST", "/api/ops/log"), Ok(Route::AppendLog));
+        assert_eq!(resolve("GET", "/api/ops/logs"), Ok(Route::ListLogs));
+        assert_eq!(
+            resolve("POST", "/api/factory/errors"),
+            Ok(Route::ReportErrors)
         );
     }
 

@@ -1,8 +1,10 @@
 //! Request and response values of the API, validated at the edge; pure and unit-tested natively.
 
+pub mod error_report;
 pub mod hash;
 pub mod idempotency;
 pub mod ids;
+pub mod oplog;
 pub mod order;
 pub mod path;
 pub mod placeholder;

@@ -1,7 +1,9 @@
 //! Thin handlers: extract, call the store, respond. `dispatch` is the only entry.
 
+mod factory_errors;
 mod help;
 mod meta;
+mod ops;
 mod orders;
 mod tasks;
 
@@ -37,6 +39,9 @@ async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Respon
         Route::GetTask { uuid } => tasks::get(env, uuid).await?,
         Route::SetTaskStatus { uuid } => tasks::set_status(req, env, uuid).await?,
         Route::TaskHelp { uuid } => help::help(req, env, uuid).await?,
+        Route::AppendLog => ops::append(req, env).await?,
+        Route::ListLogs => ops::list(req, env).await?,
+        Route::ReportErrors => factory_errors::report(req, env).await?,
     };
     response.map_err(|err| {
         worker::console_error!("building response: {err}");

@@ -56,7 +56,10 @@ pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
     Err(ApiError::Internal("drawing free ids"))
 }
 
-fn replay(stored: StoredAnswer, request_hash: &str) -> ApiResult<worker::Result<Response>> {
+pub(super) fn replay(
+    stored: StoredAnswer,
+    request_hash: &str,
+) -> ApiResult<worker::Result<Response>> {
     if stored.request_hash != request_hash {
         return Err(ApiError::IdempotencyKeyReused);
     }

@@ -59,3 +59,56 @@ pub fn record_statements(
         ])?,
     ])
 }
+
+/// `status` of a row whose work is still running: claimed before long work (remediation) so a
+/// retry arriving meanwhile waits instead of doing the work a second time.
+pub const IN_PROGRESS: u16 = 0;
+/// A claim older than this belongs to a request that died (a Worker request cannot run this
+/// long), and a retry may take the work over.
+const STALE_CLAIM_SQL: &str = "-10 minutes";
+const FORGET_STALE_CLAIM: &str = "DELETE FROM idempotency_keys \
+     WHERE scope = ?1 AND key = ?2 AND status = 0 AND created_at < datetime('now', ?3)";
+const COMPLETE: &str = "UPDATE idempotency_keys SET status = ?4, body = ?5 \
+     WHERE scope = ?1 AND key = ?2 AND request_hash = ?3";
+
+/// The statements that claim `key` for work about to start: they go in the batch that records
+/// the request, so exactly one request wins the claim (the others hit the primary key).
+pub fn claim_statements(
+    db: &D1Database,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> worker::Result<[D1PreparedStatement; 3]> {
+    let [forget_expired, insert] =
+        record_statements(db, scope, key, request_hash, IN_PROGRESS, "")?;
+    Ok([
+        forget_expired,
+        db.prepare(FORGET_STALE_CLAIM)
+            .bind(&[text(scope), text(key), text(STALE_CLAIM_SQL)])?,
+        insert,
+    ])
+}
+
+/// Stores the answer of claimed work, which later retries replay.
+pub async fn complete(
+    db: &D1Database,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+    status: u16,
+    body: &str,
+) -> Result<(), ApiError> {
+    db.prepare(COMPLETE)
+        .bind(&[
+            text(scope),
+            text(key),
+            text(request_hash),
+            JsValue::from_f64(f64::from(status)),
+            text(body),
+        ])
+        .map_err(internal("binding idempotency answer"))?
+        .run()
+        .await
+        .map_err(internal("storing idempotency answer"))
+        .map(drop)
+}

@@ -1,7 +1,11 @@
 //! Rows of `operation_logs`: the append-only record of everything anyone did.
 
-use super::{opt_text, text};
+use super::{internal, opt_text, text};
+use crate::domain::oplog::{LogQuery, NewLogEntry};
+use crate::error::ApiError;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
 const INSERT: &str =
@@ -35,6 +39,21 @@ impl<'a> LogEntry<'a> {
         self.order_id = Some(order_id);
         self
     }
+
+    pub fn task(mut self, task_uuid: &'a str) -> Self {
+        self.task_uuid = Some(task_uuid);
+        self
+    }
+
+    pub fn level(mut self, level: &'a str) -> Self {
+        self.level = level;
+        self
+    }
+
+    pub fn source(mut self, source: &'a str) -> Self {
+        self.source = source;
+        self
+    }
 }
 
 /// The insert as a statement, so callers can put it in the batch of the change it records.
@@ -47,4 +66,125 @@ pub fn insert_statement(db: &D1Database, entry: &LogEntry) -> worker::Result<D1P
         text(entry.level),
         text(&entry.details.to_string()),
     ])
+}
+
+/// Appends an entry posted by a client and returns its id.
+pub async fn append(db: &D1Database, entry: &NewLogEntry) -> Result<i64, ApiError> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: i64,
+    }
+    db.prepare(format!("{INSERT} RETURNING id"))
+        .bind(&[
+            text(&entry.source),
+            opt_text(entry.order_id.as_deref()),
+            opt_text(entry.task_uuid.as_deref()),
+            text(&entry.operation),
+            text(entry.level.as_str()),
+            text(&entry.details),
+        ])
+        .map_err(internal("binding log entry"))?
+        .first::<Id>(None)
+        .await
+        .map_err(internal("writing log entry"))?
+        .map(|row| row.id)
+        .ok_or(ApiError::Internal("log insert returned no id"))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogRow {
+    id: i64,
+    ts: Option<String>,
+    source: String,
+    order_id: Option<String>,
+    task_uuid: Option<String>,
+    operation: String,
+    level: String,
+    details: String,
+}
+
+/// An entry as `GET /api/ops/logs` shows it: `details` parsed back into JSON.
+#[derive(Debug, Serialize)]
+pub struct LogView {
+    pub id: i64,
+    pub ts: Option<String>,
+    pub source: String,
+    pub order_id: Option<String>,
+    pub task_uuid: Option<String>,
+    pub operation: String,
+    pub level: String,
+    pub details: Value,
+}
+
+/// A page of entries matching `query`, newest first, and the cursor of the next page.
+pub async fn list(
+    db: &D1Database,
+    query: &LogQuery,
+) -> Result<(Vec<LogView>, Option<i64>), ApiError> {
+    let mut sql = String::from(
+        "SELECT id, ts, source, order_id, task_uuid, operation, level, details \
+         FROM operation_logs WHERE 1 = 1",
+    );
+    let mut binds: Vec<JsValue> = Vec::new();
+    let mut filter = |sql: &mut String, column: &str, value: &str| {
+        binds.push(text(value));
+        sql.push_str(&format!(" AND {column} = ?{}", binds.len()));
+    };
+    if let Some(order_id) = &query.order_id {
+        filter(&mut sql, "order_id", order_id);
+    }
+    if let Some(task_uuid) = &query.task_uuid {
+        filter(&mut sql, "task_uuid", task_uuid);
+    }
+    if let Some(source) = &query.source {
+        filter(&mut sql, "source", source);
+    }
+    if let Some(level) = query.min_level {
+        let names: Vec<String> = level
+            .and_above()
+            .map(|l| format!("'{}'", l.as_str()))
+            .collect();
+        sql.push_str(&format!(" AND level IN ({})", names.join(", ")));
+    }
+    if let Some(since) = &query.since {
+        binds.push(text(since));
+        sql.push_str(&format!(" AND ts >= ?{}", binds.len()));
+    }
+    if let Some(before) = query.before_id {
+        binds.push(JsValue::from_f64(before as f64));
+        sql.push_str(&format!(" AND id < ?{}", binds.len()));
+    }
+    // One extra row says whether another page exists.
+    binds.push(JsValue::from_f64(f64::from(query.limit + 1)));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", binds.len()));
+    let mut rows = db
+        .prepare(sql)
+        .bind(&binds)
+        .map_err(internal("binding log query"))?
+        .all()
+        .await
+        .map_err(internal("reading operation log"))?
+        .results::<LogRow>()
+        .map_err(internal("decoding log rows"))?;
+    let more = rows.len() > query.limit as usize;
+    rows.truncate(query.limit as usize);
+    let next = if more {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let views = rows
+        .into_iter()
+        .map(|r| LogView {
+            id: r.id,
+            ts: r.ts,
+            source: r.source,
+            order_id: r.order_id,
+            task_uuid: r.task_uuid,
+            operation: r.operation,
+            level: r.level,
+            details: serde_json::from_str(&r.details).unwrap_or(Value::String(r.details)),
+        })
+        .collect();
+    Ok((views, next))
 }

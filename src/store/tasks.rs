@@ -160,3 +160,71 @@ pub async fn set_status(
         }
     })
 }
+
+/// The task a factory meant when it named no uuid: by order, file and placeholder.
+pub async fn find_task_by_place(
+    db: &D1Database,
+    order_id: &str,
+    file_path: &str,
+    placeholder: &str,
+) -> Result<Option<TaskRow>, ApiError> {
+    db.prepare(format!(
+        "SELECT {TASK_COLUMNS} FROM tasks \
+         WHERE order_id = ?1 AND file_path = ?2 AND placeholder = ?3 LIMIT 1"
+    ))
+    .bind(&[text(order_id), text(file_path), text(placeholder)])
+    .map_err(internal("binding task lookup"))?
+    .first::<TaskRow>(None)
+    .await
+    .map_err(internal("reading task"))
+}
+
+/// The placeholders of the other tasks of the same order in `file_path`: a patch must keep them.
+pub async fn sibling_placeholders(
+    db: &D1Database,
+    task: &TaskRow,
+) -> Result<Vec<String>, ApiError> {
+    #[derive(Deserialize)]
+    struct Row {
+        placeholder: String,
+    }
+    let rows = db
+        .prepare(
+            "SELECT placeholder FROM tasks WHERE order_id = ?1 AND file_path = ?2 AND uuid <> ?3 \
+             ORDER BY rowid",
+        )
+        .bind(&[
+            text(&task.order_id),
+            text(&task.file_path),
+            text(&task.uuid),
+        ])
+        .map_err(internal("binding sibling lookup"))?
+        .all()
+        .await
+        .map_err(internal("reading sibling tasks"))?
+        .results::<Row>()
+        .map_err(internal("decoding sibling tasks"))?;
+    Ok(rows.into_iter().map(|r| r.placeholder).collect())
+}
+
+/// Re-points a task, only if it still has the path the decision was made on.
+pub fn move_statement(
+    db: &D1Database,
+    uuid: &str,
+    from: &str,
+    to: &str,
+) -> worker::Result<worker::D1PreparedStatement> {
+    db.prepare(
+        "UPDATE tasks SET file_path = ?3, updated_at = CURRENT_TIMESTAMP \
+         WHERE uuid = ?1 AND file_path = ?2",
+    )
+    .bind(&[text(uuid), text(from), text(to)])
+}
+
+pub fn block_statement(db: &D1Database, uuid: &str) -> worker::Result<worker::D1PreparedStatement> {
+    db.prepare(
+        "UPDATE tasks SET status = 'blocked', updated_at = CURRENT_TIMESTAMP \
+         WHERE uuid = ?1 AND (status IS NOT 'blocked')",
+    )
+    .bind(&[text(uuid)])
+}

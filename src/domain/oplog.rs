@@ -1,0 +1,337 @@
+//! The operation log's inputs: an entry posted by a factory or agent, and the filters of a read.
+
+use super::validate::{body_object, kind, Checker};
+use crate::error::{ApiError, ApiResult, FieldError};
+use serde_json::{Map, Value};
+
+pub const MAX_SOURCE: usize = 64;
+pub const MAX_OPERATION: usize = 128;
+pub const MAX_ID: usize = 64;
+/// Serialised `details` (and error `context`) beyond this are not log material.
+pub const MAX_DETAILS_BYTES: usize = 16 * 1024;
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Critical,
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Warn,
+        LogLevel::Error,
+        LogLevel::Critical,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+
+    /// This level and every more severe one, for a "minimum level" filter.
+    pub fn and_above(self) -> impl Iterator<Item = LogLevel> {
+        Self::ALL.into_iter().filter(move |l| *l >= self)
+    }
+}
+
+const LEVELS: &str = "debug, info, warn, error, critical";
+
+/// A validated `POST /api/ops/log` body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLogEntry {
+    pub source: String,
+    pub operation: String,
+    pub level: LogLevel,
+    pub order_id: Option<String>,
+    pub task_uuid: Option<String>,
+    /// Serialised JSON object.
+    pub details: String,
+}
+
+pub fn parse_log_entry(body: &Value) -> ApiResult<NewLogEntry> {
+    let obj = body_object(body)?;
+    let mut check = Checker::new();
+    let source = check.required_str(obj, "source", "source", MAX_SOURCE);
+    let operation = check.required_str(obj, "operation", "operation", MAX_OPERATION);
+    let level = match obj.get("level") {
+        None | Some(Value::Null) => Some(LogLevel::Info),
+        Some(Value::String(s)) => LogLevel::parse(s).or_else(|| {
+            check.fail("level", format!("'{s}' is not a level; one of {LEVELS}"));
+            None
+        }),
+        Some(other) => {
+            check.fail("level", format!("must be a string, not {}", kind(other)));
+            None
+        }
+    };
+    let order_id = check.optional_str(obj, "order_id", "order_id", MAX_ID);
+    let task_uuid = check.optional_str(obj, "task_uuid", "task_uuid", MAX_ID);
+    let details = json_object_field(&mut check, obj, "details", "details");
+    check.finish()?;
+    Ok(NewLogEntry {
+        source: source.unwrap_or_default().to_owned(),
+        operation: operation.unwrap_or_default().to_owned(),
+        level: level.unwrap_or(LogLevel::Info),
+        order_id: order_id.map(str::to_owned),
+        task_uuid: task_uuid.map(str::to_owned),
+        details: details.unwrap_or_else(|| "{}".to_owned()),
+    })
+}
+
+/// An optional JSON object field, serialised, at most [`MAX_DETAILS_BYTES`]. `None` when absent.
+pub fn json_object_field(
+    check: &mut Checker,
+    obj: &Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Option<String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(value @ Value::Object(_)) => {
+            let text = value.to_string();
+            if text.len() > MAX_DETAILS_BYTES {
+                check.fail(
+                    path,
+                    format!("must be at most {MAX_DETAILS_BYTES} bytes as JSON"),
+                );
+                None
+            } else {
+                Some(text)
+            }
+        }
+        Some(other) => {
+            check.fail(path, format!("must be an object, not {}", kind(other)));
+            None
+        }
+    }
+}
+
+/// The filters of `GET /api/ops/logs`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogQuery {
+    pub order_id: Option<String>,
+    pub task_uuid: Option<String>,
+    pub source: Option<String>,
+    pub min_level: Option<LogLevel>,
+    /// `YYYY-MM-DD HH:MM:SS`, UTC, as D1's `CURRENT_TIMESTAMP` writes `ts`.
+    pub since: Option<String>,
+    pub limit: u32,
+    /// Entries with an id below this one (the previous page's last id).
+    pub before_id: Option<i64>,
+}
+
+/// Parses the query string pairs; unknown parameters are ignored, as HTTP clients expect.
+pub fn parse_log_query<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> ApiResult<LogQuery> {
+    let mut query = LogQuery {
+        limit: DEFAULT_PAGE,
+        ..LogQuery::default()
+    };
+    let mut errors = Vec::new();
+    let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
+    for (key, value) in pairs {
+        let bounded = |max: usize| !value.is_empty() && value.chars().count() <= max;
+        match key {
+            "order_id" | "task_uuid" | "source" => {
+                if !bounded(MAX_ID) {
+                    fail(key, format!("must be 1 to {MAX_ID} characters"));
+                    continue;
+                }
+                let slot = match key {
+                    "order_id" => &mut query.order_id,
+                    "task_uuid" => &mut query.task_uuid,
+                    _ => &mut query.source,
+                };
+                *slot = Some(value.to_owned());
+            }
+            "level" => match LogLevel::parse(value) {
+                Some(level) => query.min_level = Some(level),
+                None => fail(
+                    "level",
+                    format!("'{value}' is not a level; one of {LEVELS}"),
+                ),
+            },
+            "since" => match normalise_timestamp(value) {
+                Some(ts) => query.since = Some(ts),
+                None => fail(
+                    "since",
+                    "must be a UTC time: RFC 3339 with Z or +00:00, or YYYY-MM-DD HH:MM:SS".into(),
+                ),
+            },
+            "limit" => match value.parse::<u32>() {
+                Ok(n) if (1..=MAX_PAGE).contains(&n) => query.limit = n,
+                _ => fail("limit", format!("must be an integer from 1 to {MAX_PAGE}")),
+            },
+            "cursor" => match value.parse::<i64>() {
+                Ok(n) if n > 0 => query.before_id = Some(n),
+                _ => fail("cursor", "is not a cursor this API returned".into()),
+            },
+            _ => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(query)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// `2026-11-24T20:00:00Z`, `2026-11-24T20:00:00.123+00:00` or `2026-11-24 20:00:00` to the
+/// `YYYY-MM-DD HH:MM:SS` that `ts` holds, so text order is time order. Other offsets are
+/// refused rather than converted: `ts` is UTC and a silent shift would mislead.
+pub fn normalise_timestamp(value: &str) -> Option<String> {
+    let value = value.trim();
+    let date = value.get(..10)?;
+    let sep = *value.as_bytes().get(10)?;
+    let time = value.get(11..19)?;
+    let mut tail = value.get(19..)?;
+    if !matches!(sep, b'T' | b't' | b' ') {
+        return None;
+    }
+    let [year, month, day] = fields(date, b'-', [4, 2, 2])?;
+    let [hour, minute, second] = fields(time, b':', [2, 2, 2])?;
+    let in_range = year > 0
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second <= 60;
+    if !in_range {
+        return None;
+    }
+    if let Some(frac) = tail.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        tail = &frac[digits..];
+    }
+    match tail {
+        "" | "Z" | "z" | "+00:00" | "-00:00" => Some(format!("{date} {time}")),
+        _ => None,
+    }
+}
+
+/// Three all-digit fields of the given widths separated by `sep`.
+fn fields(text: &str, sep: u8, widths: [usize; 3]) -> Option<[u32; 3]> {
+    let mut parts = text.split(sep as char);
+    let mut out = [0; 3];
+    for (slot, width) in out.iter_mut().zip(widths) {
+        let part = parts.next()?;
+        if part.len() != width || !part.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        *slot = part.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn entries_default_to_info_and_empty_details() {
+        let entry =
+            parse_log_entry(&json!({"source": "factory-init", "operation": "fetch"})).unwrap();
+        assert_eq!(entry.level, LogLevel::Info);
+        assert_eq!(entry.details, "{}");
+        assert_eq!(entry.order_id, None);
+    }
+
+    #[test]
+    fn entries_name_every_bad_field() {
+        let Err(ApiError::Validation(errors)) = parse_log_entry(&json!({
+            "source": "", "operation": 3, "level": "loud", "details": [1], "order_id": 5
+        })) else {
+            panic!("accepted")
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["source", "operation", "level", "order_id", "details"]
+        );
+        let big = json!({"source": "s", "operation": "o", "details": {"x": "y".repeat(MAX_DETAILS_BYTES)}});
+        assert!(parse_log_entry(&big).is_err());
+    }
+
+    #[test]
+    fn minimum_levels() {
+        let above: Vec<_> = LogLevel::Warn.and_above().map(LogLevel::as_str).collect();
+        assert_eq!(above, ["warn", "error", "critical"]);
+    }
+
+    #[test]
+    fn queries() {
+        let q = parse_log_query([
+            ("order_id", "ORD-1"),
+            ("level", "error"),
+            ("since", "2026-11-24T20:00:00Z"),
+            ("limit", "3"),
+            ("cursor", "42"),
+            ("other", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(q.order_id.as_deref(), Some("ORD-1"));
+        assert_eq!(q.min_level, Some(LogLevel::Error));
+        assert_eq!(q.since.as_deref(), Some("2026-11-24 20:00:00"));
+        assert_eq!((q.limit, q.before_id), (3, Some(42)));
+        assert_eq!(parse_log_query([]).unwrap().limit, DEFAULT_PAGE);
+        for bad in [
+            ("limit", "0"),
+            ("limit", "201"),
+            ("limit", "x"),
+            ("cursor", "-1"),
+            ("level", "loud"),
+            ("since", "yesterday"),
+            ("source", ""),
+        ] {
+            assert!(parse_log_query([bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        let ok = [
+            ("2026-11-24T20:01:02Z", "2026-11-24 20:01:02"),
+            ("2026-11-24t20:01:02.123456z", "2026-11-24 20:01:02"),
+            ("2026-11-24T20:01:02+00:00", "2026-11-24 20:01:02"),
+            ("2026-11-24 20:01:02", "2026-11-24 20:01:02"),
+        ];
+        for (input, want) in ok {
+            assert_eq!(normalise_timestamp(input).as_deref(), Some(want), "{input}");
+        }
+        for bad in [
+            "2026-11-24T20:01:02+02:00",
+            "2026-11-24T20:01",
+            "24/11/2026",
+            "2026-11-24T20:01:02.Z",
+            "2026-1-24T20:01:02Z",
+            "",
+            "2026-11-24X20:01:02Z",
+            "2026-11-24",
+            "2026-13-01 00:00:00",
+            "2026-11-24 24:00:00",
+        ] {
+            assert_eq!(normalise_timestamp(bad), None, "{bad}");
+        }
+    }
+}

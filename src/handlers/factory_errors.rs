@@ -1,0 +1,116 @@
+//! `POST /api/factory/errors`: record a factory's error batch, remediate each item, answer once
+//! per key.
+//!
+//! Order of work: validate everything; claim the idempotency key and record every item in
+//! `error_events` and `operation_logs` in one D1 batch; remediate item by item (GitHub, model);
+//! store the answer on the claim. A retry with the key gets the stored answer, or a 409 while
+//! the first request is still working, and never repeats a GitHub write.
+
+use super::orders::replay;
+use crate::config::Config;
+use crate::domain::error_report::{parse_error_batch, ErrorBatch};
+use crate::domain::idempotency::{fingerprint, parse_key, HEADER};
+use crate::error::{ApiError, ApiResult};
+use crate::http::{self, read_json};
+use crate::remediation::batch::remediate_all;
+use crate::remediation::Remediator;
+use crate::store::idempotency::{self, IN_PROGRESS};
+use crate::store::oplog::{self, LogEntry};
+use crate::store::{classify_write_error, database, error_events, internal, WriteConflict};
+use serde_json::json;
+use worker::{console_error, D1Database, Env, Request, Response};
+
+const SCOPE: &str = "factory_errors";
+/// 100 items with 16 KiB of context each would be 1.6 MiB; real batches are far smaller.
+const MAX_ERRORS_BODY: usize = 1 << 20;
+/// What a client waiting on an in-progress batch is told to wait.
+const RETRY_AFTER_SECS: u32 = 5;
+
+pub async fn report(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+    let header_key = parse_key(req.headers().get(HEADER).ok().flatten().as_deref())?;
+    let batch = parse_error_batch(&read_json(req, MAX_ERRORS_BODY).await?)?;
+    let key = header_key.or_else(|| batch.batch_id.clone());
+    let request_hash = fingerprint(batch.canonical().as_bytes());
+    let db = database(env)?;
+
+    if let Some(key) = &key {
+        if let Some(answer) = earlier_answer(&db, key, &request_hash).await? {
+            return Ok(answer);
+        }
+    }
+    if let Err(err) = record(&db, &batch, key.as_deref(), &request_hash).await {
+        // Another request claimed the key between our lookup and our write.
+        if let (Some(key), WriteConflict::Unique { table }) =
+            (&key, classify_write_error(&err.to_string()))
+        {
+            if table == "idempotency_keys" {
+                if let Some(answer) = earlier_answer(&db, key, &request_hash).await? {
+                    return Ok(answer);
+                }
+            }
+        }
+        return Err(internal("recording error batch")(err));
+    }
+
+    let config = Config::from_env(env);
+    let remediator = config
+        .github
+        .as_ref()
+        .map(|gh| Remediator::new(gh, config.model.as_ref()));
+    let answers = remediate_all(&db, remediator.as_ref(), &batch.items).await;
+    let body = json!({
+        "ok": true,
+        "batch_id": key,
+        "received": batch.items.len(),
+        "remediation": answers,
+    })
+    .to_string();
+    if let Some(key) = &key {
+        // The work is done either way; a failure here only costs a retry its replay.
+        if let Err(err) = idempotency::complete(&db, SCOPE, key, &request_hash, 200, &body).await {
+            console_error!("storing the answer of error batch {key}: {err:?}");
+        }
+    }
+    Ok(http::raw_json(200, body))
+}
+
+/// The stored answer for `key`, the 409 while its work runs, or `None` when the key is new.
+async fn earlier_answer(
+    db: &D1Database,
+    key: &str,
+    request_hash: &str,
+) -> ApiResult<Option<worker::Result<Response>>> {
+    match idempotency::find(db, SCOPE, key).await? {
+        None => Ok(None),
+        Some(stored) if stored.request_hash != request_hash => Err(ApiError::IdempotencyKeyReused),
+        Some(stored) if stored.status == IN_PROGRESS => Err(ApiError::BatchInProgress {
+            retry_after_secs: RETRY_AFTER_SECS,
+        }),
+        Some(stored) => replay(stored, request_hash).map(Some),
+    }
+}
+
+/// The claim on the key (if any) and every item, in `error_events` and `operation_logs`: one
+/// batch, so a batch is either recorded whole and claimed, or not at all.
+async fn record(
+    db: &D1Database,
+    batch: &ErrorBatch,
+    key: Option<&str>,
+    request_hash: &str,
+) -> worker::Result<()> {
+    let mut statements = Vec::with_capacity(batch.items.len() * 2 + 3);
+    if let Some(key) = key {
+        statements.extend(idempotency::claim_statements(db, SCOPE, key, request_hash)?);
+    }
+    for item in &batch.items {
+        statements.push(error_events::insert_statement(db, item)?);
+        let details = serde_json::to_value(item).unwrap_or_default();
+        let mut entry = LogEntry::orchestrator("error_report", details)
+            .source("factory")
+            .level("error")
+            .order(&item.order_id);
+        entry.task_uuid = item.task_uuid.as_deref();
+        statements.push(oplog::insert_statement(db, &entry)?);
+    }
+    db.batch(statements).await.map(drop)
+}

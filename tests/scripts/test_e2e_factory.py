@@ -2,8 +2,7 @@
 stand-in: seed an order, run factory_init.py and taskctl.sh as an agent would (separate
 processes, bearer token from the environment), and check files, tasks.json and D1.
 
-Uses the `worker`, `github` and `model` fixtures of tests/conftest.py. A test whose route the
-Worker does not serve yet is skipped with that reason, so this file can land before them.
+Uses the `worker`, `github` and `model` fixtures of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -35,12 +34,6 @@ export class GmailAgent extends Agent {
   }
 }
 """
-
-
-def require_route(worker, method: str, path: str) -> None:
-    reply = worker.request(method, path, {} if method == "POST" else None)
-    if reply.status == 404 and reply.error_code() == "route_not_found":
-        pytest.skip(f"the Worker does not serve {method} {path} yet")
 
 
 def unique(prefix: str) -> str:
@@ -163,9 +156,8 @@ def test_orchestrator_refuses_traversal_paths(worker):
 
 
 def test_renamed_file_is_repointed_and_marked_at_the_new_path(worker, github, tmp_path):
-    require_route(worker, "POST", "/api/factory/errors")
     base = unique("agents")
-    old, new = f"{base}/agent_gmail.ts", f"{base}/gmail/agent.ts"
+    old, new = f"{base}/agent_gmail.ts", f"{base}/integrations/gmail_agent.ts"
     github.seed({old: TEMPLATE})
     order = create_order(worker, {old: ["FINAL_MILE_PROMPT__AGENT_INIT"]})
     uuid = order["tasks"][0]["uuid"]
@@ -186,7 +178,6 @@ def test_renamed_file_is_repointed_and_marked_at_the_new_path(worker, github, tm
 
 
 def test_removed_placeholder_ends_blocked_locally_and_in_d1(worker, github, model, tmp_path):
-    require_route(worker, "POST", "/api/factory/errors")
     path = f"{unique('agents')}/agent.ts"
     without = TEMPLATE.replace("    ###FINAL_MILE_PROMPT__AGENT_LOGIC###\n", "")
     github.seed({path: without})  # gone upstream too, so there is nothing to restore
@@ -286,7 +277,6 @@ def test_taskctl_two_agents_claim_one_task(worker, initialised):
 
 
 def test_taskctl_help(worker, initialised):
-    require_route(worker, "POST", "/api/task/NOPE00/help")
     root, ids = initialised
     res = run_taskctl(root, "help", ids["A"], "How do I bind D1?", "--error",
                       "fetchD1Record is not a function", token=worker.token,

@@ -17,3 +17,6 @@ log "API benchmark (workerd, local D1)"
 
 log "factory_init.py on 10,000 tasks across 2,000 files"
 .venv/bin/python tests/bench/bench_factory_init.py
+
+log "fuzzy rename search: one missing path against 100,000 files (native)"
+cargo bench --quiet --bench fuzzy_match

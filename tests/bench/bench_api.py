@@ -3,6 +3,8 @@
 - p50/p99 latency of POST /api/orders with a 100-task order,
 - requests per second of GET /api/tasks/:order_id on a 100-task order (wrk if installed,
   else a keep-alive Python client),
+- p50 latency of POST /api/task/:uuid/help for a cache miss (docs MCP stand-in on loopback,
+  three concurrent searches) and a cache hit (D1 only),
 - the release wasm size, raw and gzipped.
 
 Runs its own Worker in workerd with a fresh local D1, like the integration tests.
@@ -23,7 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from corpus import CORPUS  # noqa: E402
 from harness import ROOT, WorkerProcess  # noqa: E402
+from standins.docs_mcp import DocsMcpStandIn  # noqa: E402
 
 TOKEN = "bench-token"
 
@@ -96,21 +100,61 @@ def bench_list_python(worker: WorkerProcess, order_id: str, seconds: int, connec
     return sum(counts) / seconds
 
 
+def bench_help(worker: WorkerProcess, order_id: str, n: int) -> tuple[list[float], list[float]]:
+    """Latencies of help requests: each miss asks a new question, each hit repeats one."""
+    conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
+    conn.request("GET", f"/api/tasks/{order_id}", headers=headers)
+    uuid = json.loads(conn.getresponse().read())["tasks"][0]["uuid"]
+
+    def ask(question: str) -> tuple[float, dict]:
+        body = json.dumps({"agent_name": "bench-agent", "question": question})
+        start = time.perf_counter()
+        conn.request("POST", f"/api/task/{uuid}/help", body, headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        elapsed = (time.perf_counter() - start) * 1000
+        if resp.status != 200:
+            raise SystemExit(f"help failed: {resp.status} {data[:300]!r}")
+        return elapsed, json.loads(data)
+
+    misses, hits = [], []
+    for i in range(n):
+        elapsed, answer = ask(f"How do I bind a D1 database to a Worker, variant {i}?")
+        if answer["cached"] or answer["degraded"]:
+            raise SystemExit(f"expected a fresh, non-degraded answer: {answer}")
+        misses.append(elapsed)
+    for _ in range(n):
+        elapsed, answer = ask("How do I bind a D1 database to a Worker, variant 0?")
+        if not answer["cached"]:
+            raise SystemExit("expected a cache hit")
+        hits.append(elapsed)
+    return misses, hits
+
+
 def main() -> None:
     wasm = ROOT / "build" / "index_bg.wasm"
     raw = wasm.read_bytes()
-    worker = WorkerProcess({"API_TOKEN": TOKEN}, name="bench").start()
+    docs = DocsMcpStandIn(corpus=CORPUS).start()
+    worker = WorkerProcess({"API_TOKEN": TOKEN, "DOCS_MCP_URL": f"{docs.url}/mcp"},
+                           name="bench").start()
     try:
         times, order_id = bench_create(worker, n=200)
         tool = "wrk" if shutil.which("wrk") else "python"
         bench = bench_list_wrk if tool == "wrk" else bench_list_python
         rps = bench(worker, order_id, seconds=10, connections=8)
+        misses, hits = bench_help(worker, order_id, n=40)
     finally:
         worker.stop()
+        docs.stop()
 
     print(f"create 100-task order: p50 {statistics.median(times):.1f} ms, "
           f"p99 {percentile(times, 99):.1f} ms over {len(times)} requests (target p50 < 50 ms)")
     print(f"GET /api/tasks/:order_id (100 tasks): {rps:.0f} requests/s, 8 connections, 10 s ({tool})")
+    print(f"help, cache miss (docs stand-in on loopback): p50 {statistics.median(misses):.1f} ms, "
+          f"p99 {percentile(misses, 99):.1f} ms over {len(misses)} requests")
+    print(f"help, cache hit: p50 {statistics.median(hits):.1f} ms, "
+          f"p99 {percentile(hits, 99):.1f} ms over {len(hits)} requests")
     print(f"release wasm: {len(raw) / 1024:.1f} KiB raw, {len(gzip.compress(raw, 9)) / 1024:.1f} KiB gzipped "
           f"(target gzipped < 400 KB)")
 

@@ -392,3 +392,53 @@ def test_not_json_and_wrong_content_type(worker):
     no_token = worker.post("/api/factory/errors", {"errors": [good_item()]}, token=None)
     assert_error(no_token, 401, "unauthorized")
     assert counts(worker) == before
+
+
+# ----- claims: a retry while the first request works, a request that died, a write that failed --
+
+
+def test_a_retry_while_the_first_is_running_waits_and_a_dead_claim_is_taken_over(worker):
+    order = make_order(worker, {"src/claims.ts": ["CLAIM"]})
+    items = [item(order, task_of(order, "CLAIM"), "UNKNOWN")]
+    key = unique("claim")
+    report_ok(worker, items, key=key)
+    events = len(events_of(worker, order["order_id"]))
+
+    # As the row looks while the first request is still remediating.
+    worker.execute(f"UPDATE idempotency_keys SET status = 0, body = '' WHERE key = '{key}'")
+    reply = report(worker, items, key=key)
+    assert_error(reply, 409, "batch_in_progress")
+    assert reply.headers.get("retry-after") == "5"
+    assert len(events_of(worker, order["order_id"])) == events
+
+    # A claim this old belongs to a request that died: the retry does the work.
+    worker.execute("UPDATE idempotency_keys SET created_at = datetime('now', '-11 minutes') "
+                   f"WHERE key = '{key}'")
+    body = report_ok(worker, items, key=key)
+    assert body["remediation"][0]["action"] == "none"
+    assert len(events_of(worker, order["order_id"])) == events + 1
+    stored = worker.query("SELECT status FROM idempotency_keys WHERE key = ?", (key,))
+    assert stored == [{"status": 200}]
+
+
+def test_a_write_failing_halfway_records_nothing_and_claims_nothing(worker):
+    order = make_order(worker, {"src/halfway.ts": ["FIRST", "SECOND"]})
+    items = [item(order, task_of(order, "FIRST"), "UNKNOWN"),
+             item(order, task_of(order, "SECOND"), "UNKNOWN", message="boom-halfway")]
+    key = unique("halfway")
+    worker.execute("""
+        CREATE TRIGGER fail_halfway BEFORE INSERT ON error_events
+        WHEN NEW.message = 'boom-halfway'
+        BEGIN SELECT RAISE(ABORT, 'injected failure'); END;
+    """)
+    try:
+        before = counts(worker)
+        reply = report(worker, items, key=key)
+        assert_error(reply, 500, "internal_error")
+        assert counts(worker) == before
+        assert worker.query("SELECT * FROM idempotency_keys WHERE key = ?", (key,)) == []
+    finally:
+        worker.execute("DROP TRIGGER fail_halfway")
+    body = report_ok(worker, items, key=key)
+    assert len(body["remediation"]) == 2
+    assert len(events_of(worker, order["order_id"])) == 2

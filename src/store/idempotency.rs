@@ -89,6 +89,25 @@ pub fn claim_statements(
     ])
 }
 
+const FIND_LIVE: &str = "SELECT request_hash, status, body FROM idempotency_keys \
+     WHERE scope = ?1 AND key = ?2 AND created_at >= datetime('now', ?3) \
+     AND NOT (status = 0 AND created_at < datetime('now', ?4))";
+
+/// Like [`find`], but a stale claim counts as absent, so its retry takes the work over
+/// ([`claim_statements`] deletes it in the same batch that claims the key anew).
+pub async fn find_live(
+    db: &D1Database,
+    scope: &str,
+    key: &str,
+) -> Result<Option<StoredAnswer>, ApiError> {
+    db.prepare(FIND_LIVE)
+        .bind(&[text(scope), text(key), text(TTL_SQL), text(STALE_CLAIM_SQL)])
+        .map_err(internal("binding idempotency lookup"))?
+        .first::<StoredAnswer>(None)
+        .await
+        .map_err(internal("reading idempotency key"))
+}
+
 /// Stores the answer of claimed work, which later retries replay.
 pub async fn complete(
     db: &D1Database,

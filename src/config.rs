@@ -65,6 +65,9 @@ impl Config {
                 timeout: millis(env, "GITHUB_TIMEOUT_MS").unwrap_or(github::DEFAULT_TIMEOUT),
                 retry_budget: millis(env, "GITHUB_RETRY_BUDGET_MS")
                     .unwrap_or(github::DEFAULT_RETRY_BUDGET),
+                max_calls: read(env, "REMEDIATION_MAX_CALLS")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(github::DEFAULT_MAX_CALLS),
             }),
             _ => None,
         };

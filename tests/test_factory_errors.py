@@ -284,26 +284,36 @@ def test_without_a_key_nothing_is_deduplicated(worker):
 # ----- limits and validation ------------------------------------------------------------------
 
 
-def test_batch_of_100_is_accepted_and_101_refused(worker):
+def test_batch_of_2000_is_recorded_whole_and_2001_refused(worker):
+    """The spec's factory sends all its errors in one request; an order holds up to 2000 tasks.
+    Items are recorded in chunks (json_each), so the padding makes this span several."""
     order_id = unique("ORD-many")
 
     def many(n: int) -> list[dict]:
         return [{"order_id": order_id, "factory": "bulk", "file_path": f"src/f{i}.ts",
-                 "placeholder": f"P{i}", "error_code": "UNKNOWN", "message": f"item {i}"}
+                 "placeholder": f"P{i}", "error_code": "UNKNOWN", "message": f"item {i}",
+                 "context": {"preview": "x" * 400, "i": i}}
                 for i in range(n)]
 
     before = counts(worker)
-    refused = report(worker, many(101))
+    refused = report(worker, many(2001))
     assert_error(refused, 422, "validation_failed")
     assert "errors" in fields_of(refused)
     assert counts(worker) == before
 
-    body = report_ok(worker, many(100))
-    assert body["received"] == 100 and len(body["remediation"]) == 100
-    assert all(a["action"] == "none" for a in body["remediation"])
+    body = report_ok(worker, many(2000))
+    assert body["received"] == 2000 and len(body["remediation"]) == 2000
+    assert all(a["action"] == "none" and a["ok"] is False for a in body["remediation"])
+    # At most 200 items are worked per request; the rest are recorded and deferred.
+    assert [a.get("deferred", False) for a in body["remediation"]] == [False] * 200 + [True] * 1800
+    assert "no such task" in body["remediation"][199]["note"]
+    assert "deferred" in body["remediation"][200]["note"]
     events = events_of(worker, order_id)
-    assert [e["message"] for e in events] == [f"item {i}" for i in range(100)]
-    assert len(reports_of(worker, order_id)) == 100
+    assert [e["message"] for e in events] == [f"item {i}" for i in range(2000)]
+    assert json.loads(events[1999]["context"]) == {"preview": "x" * 400, "i": 1999}
+    reports = reports_of(worker, order_id)
+    assert len(reports) == 2000
+    assert json.loads(reports[7]["details"])["message"] == "item 7"
 
 
 def good_item(**changes) -> dict:

@@ -524,3 +524,43 @@ def test_keys_never_leak(worker, github, model, upstreams):
         for published in github.issues + github.prs:
             assert secret not in (published["title"] or "") + (published["body"] or "")
         assert not any(secret in json.dumps(r) for r in model.requests)
+
+
+# ----- the per-request budget of upstream calls -----------------------------------------------
+
+
+def test_a_spent_call_budget_defers_items_and_a_repeat_report_continues(worker, github, start_worker,
+                                                                       upstreams):
+    """Workers cap subrequests per request: items past REMEDIATION_MAX_CALLS are recorded and
+    answered deferred (not blocked), the key is released, and reporting again makes progress."""
+    small = start_worker({**worker.vars, "REMEDIATION_MAX_CALLS": "6"}, name="small-budget")
+    x = u()
+    paths = [f"nowhere/{x}/gone_{i}.ts" for i in range(3)]
+    order = make_order(small, {p: ["LOST"] for p in paths})
+    tasks = [task_of(order, "LOST", p) for p in paths]
+    items = [item(order, t, "FILE_NOT_FOUND") for t in tasks]
+    key = f"budget-{x}"
+
+    def run() -> list[dict]:
+        return answers(small, items, key=key)
+
+    # tree + issue lookup + issue creation = 3 calls; the next item needs up to 4 of the 3 left.
+    first = run()
+    assert [a["action"] for a in first] == ["blocked", "none", "none"]
+    assert [a.get("deferred", False) for a in first] == [False, True, True]
+    assert "REMEDIATION_MAX_CALLS" in first[1]["note"]
+    for t, a in zip(tasks[1:], first[1:]):
+        assert a["task_uuid"] == t["uuid"]
+        assert stored_task(small, t["uuid"])["status"] == "pending"
+        assert followups(small, t["uuid"]) == []
+    assert len(small.query("SELECT * FROM error_events WHERE task_uuid = ?", (tasks[2]["uuid"],))) == 1
+
+    # The key was released, not stored: the same report goes on where it stopped.
+    second = run()
+    assert [a["action"] for a in second] == ["blocked", "blocked", "none"]
+    assert second[0]["followup_id"] == first[0]["followup_id"]  # reused, not duplicated
+    third = run()
+    assert [a["action"] for a in third] == ["blocked", "blocked", "blocked"]
+    for t in tasks:
+        assert len(issues_for(github, t["uuid"])) == 1
+        assert len(followups(small, t["uuid"], "blocked")) == 1

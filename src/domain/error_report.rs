@@ -7,7 +7,8 @@ use crate::error::ApiResult;
 use serde::Serialize;
 use serde_json::Value;
 
-pub const MAX_BATCH: usize = 100;
+/// As many as an order has tasks: the spec's factory sends all its errors in one request.
+pub const MAX_BATCH: usize = 2000;
 const MAX_FACTORY: usize = 100;
 /// Generous: the path is what the factory saw, which may be odd (that may be the error).
 const MAX_FILE_PATH: usize = 1024;

@@ -15,14 +15,13 @@ use crate::http::{self, read_json};
 use crate::remediation::batch::remediate_all;
 use crate::remediation::Remediator;
 use crate::store::idempotency::{self, IN_PROGRESS};
-use crate::store::oplog::{self, LogEntry};
 use crate::store::{classify_write_error, database, error_events, internal, WriteConflict};
 use serde_json::json;
 use worker::{console_error, D1Database, Env, Request, Response};
 
 const SCOPE: &str = "factory_errors";
-/// 100 items with 16 KiB of context each would be 1.6 MiB; real batches are far smaller.
-const MAX_ERRORS_BODY: usize = 1 << 20;
+/// 2000 items with a preview each come to about 1.5 MiB; 4 MiB leaves room for context.
+const MAX_ERRORS_BODY: usize = 4 << 20;
 /// What a client waiting on an in-progress batch is told to wait.
 const RETRY_AFTER_SECS: u32 = 5;
 
@@ -66,8 +65,16 @@ pub async fn report(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
     })
     .to_string();
     if let Some(key) = &key {
+        // An answer with deferred items must not be replayed: the same report has to reach
+        // remediation again. Releasing the key allows that; what was done is found again
+        // (follow-ups, issues, branches and pull requests are reused, never duplicated).
+        let stored = if answers.iter().any(|a| a.deferred.is_some()) {
+            idempotency::release(&db, SCOPE, key, &request_hash).await
+        } else {
+            idempotency::complete(&db, SCOPE, key, &request_hash, 200, &body).await
+        };
         // The work is done either way; a failure here only costs a retry its replay.
-        if let Err(err) = idempotency::complete(&db, SCOPE, key, &request_hash, 200, &body).await {
+        if let Err(err) = stored {
             console_error!("storing the answer of error batch {key}: {err:?}");
         }
     }
@@ -102,15 +109,6 @@ async fn record(
     if let Some(key) = key {
         statements.extend(idempotency::claim_statements(db, SCOPE, key, request_hash)?);
     }
-    for item in &batch.items {
-        statements.push(error_events::insert_statement(db, item)?);
-        let details = serde_json::to_value(item).unwrap_or_default();
-        let mut entry = LogEntry::orchestrator("error_report", details)
-            .source("factory")
-            .level("error")
-            .order(&item.order_id);
-        entry.task_uuid = item.task_uuid.as_deref();
-        statements.push(oplog::insert_statement(db, &entry)?);
-    }
+    statements.extend(error_events::insert_statements(db, &batch.items)?);
     db.batch(statements).await.map(drop)
 }

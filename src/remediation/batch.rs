@@ -52,6 +52,9 @@ pub struct Answer {
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub followup_id: Option<i64>,
+    /// `Some(true)` when the item was left for a later request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deferred: Option<bool>,
 }
 
 impl Answer {
@@ -73,12 +76,38 @@ impl Answer {
             issue_url: None,
             reason: None,
             followup_id: None,
+            deferred: None,
         }
+    }
+
+    fn deferred(index: usize, item: &ErrorItem, why: &str) -> Self {
+        let mut answer = Self::new(index, item, None, Action::None).note(format!(
+            "deferred: {why}; recorded, report it again to have it remediated"
+        ));
+        answer.deferred = Some(true);
+        answer
     }
 
     fn note(mut self, note: impl Into<String>) -> Self {
         self.note = note.into();
         self
+    }
+}
+
+/// Items remediated per request at most: each costs a few D1 queries, and Workers cap those per
+/// request (1000 on paid plans). The rest are recorded and answered deferred.
+pub const MAX_ITEMS_PER_REQUEST: usize = 200;
+
+/// Upstream calls an item may need at worst, rate-limit retries aside: checked before it
+/// starts, so an item is not cut off halfway by the call budget.
+fn calls_needed(code: ErrorCode) -> u32 {
+    match code {
+        // tree (once per batch), the candidate's content, finding and opening an issue
+        ErrorCode::FileNotFound => 4,
+        // content, model, PR lookup, default branch, two refs, branch creation, branch file,
+        // commit, PR creation and its lookup on a 422
+        ErrorCode::PlaceholderNotFound => 12,
+        ErrorCode::InjectFailed | ErrorCode::Unknown => 0,
     }
 }
 
@@ -90,6 +119,24 @@ pub async fn remediate_all(
 ) -> Vec<Answer> {
     let mut answers = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
+        if index >= MAX_ITEMS_PER_REQUEST {
+            answers.push(Answer::deferred(
+                index,
+                item,
+                &format!("at most {MAX_ITEMS_PER_REQUEST} items are remediated per request"),
+            ));
+            continue;
+        }
+        if let Some(rem) = remediator {
+            if rem.github().calls_left() < calls_needed(item.error_code) {
+                answers.push(Answer::deferred(
+                    index,
+                    item,
+                    "this request's budget of upstream calls (REMEDIATION_MAX_CALLS) is spent",
+                ));
+                continue;
+            }
+        }
         let answer = match remediate(db, remediator, index, item).await {
             Ok(answer) => answer,
             Err(err) => {
@@ -159,6 +206,7 @@ async fn remediate(
                 runner_up_score,
             }) => record.moved(path, score, runner_up_score).await,
             Ok(other) => record.blocked(rename_reason(&task, &other), true).await,
+            Err(GitHubError::BudgetSpent) => record.deferred().await,
             Err(err) => record.blocked(github_reason(&err), false).await,
         },
         ErrorCode::PlaceholderNotFound => {
@@ -268,6 +316,17 @@ struct IdRow {
 impl Recorder<'_, '_> {
     fn answer(&self, action: Action) -> Answer {
         Answer::new(self.index, self.item, Some(&self.task.uuid), action)
+    }
+
+    /// The budget ran out during this item (rate-limit retries): only the calls made and the
+    /// deferral are recorded.
+    async fn deferred(&self) -> Result<Answer, ApiError> {
+        let why = "this request's budget of upstream calls (REMEDIATION_MAX_CALLS) ran out";
+        let logs = vec![self.log("remediation_deferred", "warn", json!({ "reason": why }))];
+        self.write(Vec::new(), None, logs).await?;
+        let mut answer = Answer::deferred(self.index, self.item, why);
+        answer.task_uuid = Some(self.task.uuid.clone());
+        Ok(answer)
     }
 
     fn log(&self, operation: &'static str, level: &'static str, details: Value) -> LogEntryOwned {

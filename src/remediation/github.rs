@@ -26,6 +26,9 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one batch may spend waiting out rate limits unless `GITHUB_RETRY_BUDGET_MS` says
 /// otherwise.
 pub const DEFAULT_RETRY_BUDGET: Duration = Duration::from_secs(10);
+/// Upstream calls per request unless `REMEDIATION_MAX_CALLS` says otherwise: under the free
+/// plan's 50 subrequests, with room for the response's own work.
+pub const DEFAULT_MAX_CALLS: u32 = 45;
 /// Attempts per call, the first included, when rate limited.
 const MAX_ATTEMPTS: u32 = 3;
 /// The wait when a 429 names no `retry-after` or reset time.
@@ -42,6 +45,10 @@ pub struct GitHubConfig {
     pub repo: String,
     pub timeout: Duration,
     pub retry_budget: Duration,
+    /// Upstream calls (GitHub and model) one request may make: Workers cap subrequests per
+    /// request (50 on the free plan), and a call refused by that cap must defer an item, not
+    /// block it.
+    pub max_calls: u32,
 }
 
 // Hand-written so that no `{:?}` prints the key.
@@ -54,6 +61,7 @@ impl fmt::Debug for GitHubConfig {
             .field("repo", &self.repo)
             .field("timeout", &self.timeout)
             .field("retry_budget", &self.retry_budget)
+            .field("max_calls", &self.max_calls)
             .finish()
     }
 }
@@ -67,6 +75,9 @@ pub enum GitHubError {
     RateLimited { retry_after_secs: u64 },
     /// A success answer without the fields the contract promises.
     Unexpected(String),
+    /// This request's budget of upstream calls is spent (Workers cap subrequests per request):
+    /// the work is deferred, not failed.
+    BudgetSpent,
 }
 
 impl fmt::Display for GitHubError {
@@ -81,6 +92,7 @@ impl fmt::Display for GitHubError {
                 "GitHub rate limit: retry after {retry_after_secs}s, beyond this request's retry budget"
             ),
             GitHubError::Unexpected(what) => write!(f, "core-github-api answered oddly: {what}"),
+            GitHubError::BudgetSpent => f.write_str("this request's budget of upstream calls is spent"),
         }
     }
 }
@@ -143,6 +155,8 @@ pub enum BranchState {
 pub struct GitHub<'a> {
     config: &'a GitHubConfig,
     budget_left_ms: Cell<u64>,
+    /// Upstream calls this request may still make (GitHub and the model alike).
+    calls_left: Cell<u32>,
     calls: RefCell<Vec<CallRecord>>,
 }
 
@@ -157,12 +171,29 @@ impl<'a> GitHub<'a> {
         Self {
             config,
             budget_left_ms: Cell::new(config.retry_budget.as_millis() as u64),
+            calls_left: Cell::new(config.max_calls),
             calls: RefCell::new(Vec::new()),
         }
     }
 
     pub fn config(&self) -> &GitHubConfig {
         self.config
+    }
+
+    /// Upstream calls this request may still make.
+    pub fn calls_left(&self) -> u32 {
+        self.calls_left.get()
+    }
+
+    /// Takes one call from the request's budget, or says it is spent.
+    pub fn spend_call(&self) -> Result<(), GitHubError> {
+        match self.calls_left.get() {
+            0 => Err(GitHubError::BudgetSpent),
+            n => {
+                self.calls_left.set(n - 1);
+                Ok(())
+            }
+        }
     }
 
     /// The calls made so far, drained: the caller writes them to the operation log.
@@ -377,6 +408,7 @@ impl<'a> GitHub<'a> {
     ) -> Result<Value, GitHubError> {
         let mut attempt = 1;
         loop {
+            self.spend_call()?;
             let started = Date::now().as_millis();
             let outcome = self.attempt(&call).await;
             let duration_ms = Date::now().as_millis().saturating_sub(started);
@@ -670,6 +702,7 @@ mod tests {
                 repo: "r".into(),
                 timeout: DEFAULT_TIMEOUT,
                 retry_budget: DEFAULT_RETRY_BUDGET,
+                max_calls: DEFAULT_MAX_CALLS,
             }
         );
         assert!(!debug.contains("sekrit"));

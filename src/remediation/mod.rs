@@ -156,6 +156,7 @@ impl<'a> Remediator<'a> {
         let Some(model) = self.model else {
             return Ok(PlaceholderOutcome::NoModel);
         };
+        self.github.spend_call()?;
         let (system, user) = patch::prompt(task, &template.text, siblings);
         let answer = match model.complete(&system, &user).await {
             Ok(answer) => answer,

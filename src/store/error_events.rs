@@ -1,22 +1,63 @@
-//! Rows of `error_events`: what factories reported, kept as reported.
+//! Rows of `error_events`: what factories reported, kept as reported, with their
+//! `operation_logs` rows.
+//!
+//! A batch may hold thousands of items, and D1 counts every statement against a per-request
+//! query limit, so items go in as JSON arrays expanded by `json_each`: two statements per chunk
+//! whatever the chunk's length. Chunks stay well under D1's 2 MB limit on one bound value.
 
-use super::{opt_text, text};
+use super::text;
 use crate::domain::error_report::ErrorItem;
 use worker::{D1Database, D1PreparedStatement};
 
-const INSERT: &str = "INSERT INTO error_events \
-     (order_id, task_uuid, factory, file_path, placeholder, error_code, message, context) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+/// Bytes of serialised items per chunk.
+const CHUNK_BYTES: usize = 512 * 1024;
 
-pub fn insert_statement(db: &D1Database, item: &ErrorItem) -> worker::Result<D1PreparedStatement> {
-    db.prepare(INSERT).bind(&[
-        text(&item.order_id),
-        opt_text(item.task_uuid.as_deref()),
-        text(&item.factory),
-        text(&item.file_path),
-        opt_text(item.placeholder.as_deref()),
-        text(item.error_code.as_str()),
-        text(&item.message),
-        text(&item.context),
-    ])
+const INSERT_EVENTS: &str = "INSERT INTO error_events \
+     (order_id, task_uuid, factory, file_path, placeholder, error_code, message, context) \
+     SELECT json_extract(value, '$.order_id'), json_extract(value, '$.task_uuid'), \
+            json_extract(value, '$.factory'), json_extract(value, '$.file_path'), \
+            json_extract(value, '$.placeholder'), json_extract(value, '$.error_code'), \
+            json_extract(value, '$.message'), json_extract(value, '$.context') \
+     FROM json_each(?1) ORDER BY key";
+
+const INSERT_LOGS: &str = "INSERT INTO operation_logs \
+     (source, order_id, task_uuid, operation, level, details) \
+     SELECT 'factory', json_extract(value, '$.order_id'), json_extract(value, '$.task_uuid'), \
+            'error_report', 'error', value \
+     FROM json_each(?1) ORDER BY key";
+
+/// The statements recording `items` in `error_events` and `operation_logs`, in order.
+pub fn insert_statements(
+    db: &D1Database,
+    items: &[ErrorItem],
+) -> worker::Result<Vec<D1PreparedStatement>> {
+    let mut statements = Vec::new();
+    for chunk in chunks(items)? {
+        statements.push(db.prepare(INSERT_EVENTS).bind(&[text(&chunk)])?);
+        statements.push(db.prepare(INSERT_LOGS).bind(&[text(&chunk)])?);
+    }
+    Ok(statements)
+}
+
+/// `items` as JSON arrays of at most about [`CHUNK_BYTES`] each (one item is never split).
+fn chunks(items: &[ErrorItem]) -> worker::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut current = String::from("[");
+    for item in items {
+        let json =
+            serde_json::to_string(item).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        if current.len() > 1 && current.len() + json.len() + 2 > CHUNK_BYTES {
+            current.push(']');
+            out.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&json);
+    }
+    if current.len() > 1 {
+        current.push(']');
+        out.push(current);
+    }
+    Ok(out)
 }

@@ -108,6 +108,26 @@ pub async fn find_live(
         .map_err(internal("reading idempotency key"))
 }
 
+const RELEASE: &str =
+    "DELETE FROM idempotency_keys WHERE scope = ?1 AND key = ?2 AND request_hash = ?3";
+
+/// Gives up a claim without an answer to replay, so the next request with the key does the
+/// work (again).
+pub async fn release(
+    db: &D1Database,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<(), ApiError> {
+    db.prepare(RELEASE)
+        .bind(&[text(scope), text(key), text(request_hash)])
+        .map_err(internal("binding idempotency release"))?
+        .run()
+        .await
+        .map_err(internal("releasing idempotency key"))
+        .map(drop)
+}
+
 /// Stores the answer of claimed work, which later retries replay.
 pub async fn complete(
     db: &D1Database,

@@ -3,6 +3,7 @@
 - p50/p99 latency of POST /api/orders with a 100-task order,
 - requests per second of GET /api/tasks/:order_id on a 100-task order (wrk if installed,
   else a keep-alive Python client),
+- p50/p99 latency of POST /api/ops/log,
 - p50 latency of POST /api/task/:uuid/help for a cache miss (docs MCP stand-in on loopback,
   three concurrent searches) and a cache hit (D1 only),
 - the release wasm size, raw and gzipped.
@@ -100,6 +101,26 @@ def bench_list_python(worker: WorkerProcess, order_id: str, seconds: int, connec
     return sum(counts) / seconds
 
 
+def bench_log(worker: WorkerProcess, n: int) -> list[float]:
+    """Latencies of POST /api/ops/log, which factories call at every step."""
+    conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
+    times = []
+    for i in range(n + 5):
+        body = json.dumps({"source": "bench", "operation": "step", "order_id": "ORD-bench1",
+                           "details": {"i": i, "file": f"src/f{i}.ts"}})
+        start = time.perf_counter()
+        conn.request("POST", "/api/ops/log", body, headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        elapsed = (time.perf_counter() - start) * 1000
+        if resp.status != 200:
+            raise SystemExit(f"log failed: {resp.status} {data[:300]!r}")
+        if i >= 5:
+            times.append(elapsed)
+    return times
+
+
 def bench_help(worker: WorkerProcess, order_id: str, n: int) -> tuple[list[float], list[float]]:
     """Latencies of help requests: each miss asks a new question, each hit repeats one."""
     conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
@@ -144,6 +165,7 @@ def main() -> None:
         bench = bench_list_wrk if tool == "wrk" else bench_list_python
         rps = bench(worker, order_id, seconds=10, connections=8)
         misses, hits = bench_help(worker, order_id, n=40)
+        logs = bench_log(worker, n=200)
     finally:
         worker.stop()
         docs.stop()
@@ -151,6 +173,8 @@ def main() -> None:
     print(f"create 100-task order: p50 {statistics.median(times):.1f} ms, "
           f"p99 {percentile(times, 99):.1f} ms over {len(times)} requests (target p50 < 50 ms)")
     print(f"GET /api/tasks/:order_id (100 tasks): {rps:.0f} requests/s, 8 connections, 10 s ({tool})")
+    print(f"POST /api/ops/log: p50 {statistics.median(logs):.1f} ms, "
+          f"p99 {percentile(logs, 99):.1f} ms over {len(logs)} requests")
     print(f"help, cache miss (docs stand-in on loopback): p50 {statistics.median(misses):.1f} ms, "
           f"p99 {percentile(misses, 99):.1f} ms over {len(misses)} requests")
     print(f"help, cache hit: p50 {statistics.median(hits):.1f} ms, "

@@ -9,6 +9,7 @@
 //! - `POST /api/ops/log`, `GET /api/ops/logs`: the operation log, written by all, read by operators.
 //! - `POST /api/factory/errors`: a factory's error batch, recorded, then remediated through
 //!   GitHub (`remediation`), answered once per key.
+//! - `GET /api/followups`: the follow-up queue (blocked tasks, warnings, applied fixes).
 //!
 //! A request flows `router` -> `handlers` -> `store` (D1); values are checked in `domain`
 //! before anything is written, and every failure is an `error::ApiError`.

@@ -14,6 +14,7 @@ pub enum Route<'a> {
     AppendLog,
     ListLogs,
     ReportErrors,
+    ListFollowups,
 }
 
 impl Route<'_> {
@@ -45,6 +46,7 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
         ["api", "ops", "log"] => (Route::AppendLog, POST),
         ["api", "ops", "logs"] => (Route::ListLogs, GET),
         ["api", "factory", "errors"] => (Route::ReportErrors, POST),
+        ["api", "followups"] => (Route::ListFollowups, GET),
         _ => return Err(ApiError::RouteNotFound),
     };
     let method = if method == "HEAD" { "GET" } else { method };
@@ -85,6 +87,7 @@ mod tests {
         );
         assert_eq!(resolve("POST", "/api/ops/log"), Ok(Route::AppendLog));
         assert_eq!(resolve("GET", "/api/ops/logs"), Ok(Route::ListLogs));
+        assert_eq!(resolve("GET", "/api/followups"), Ok(Route::ListFollowups));
         assert_eq!(
             resolve("POST", "/api/factory/errors"),
             Ok(Route::ReportErrors)

@@ -1,6 +1,7 @@
 //! Request and response values of the API, validated at the edge; pure and unit-tested natively.
 
 pub mod error_report;
+pub mod followup_query;
 pub mod hash;
 pub mod idempotency;
 pub mod ids;

@@ -42,6 +42,7 @@ async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Respon
         Route::AppendLog => ops::append(req, env).await?,
         Route::ListLogs => ops::list(req, env).await?,
         Route::ReportErrors => factory_errors::report(req, env).await?,
+        Route::ListFollowups => ops::followups(req, env).await?,
     };
     response.map_err(|err| {
         worker::console_error!("building response: {err}");

@@ -1,10 +1,11 @@
 //! `POST /api/ops/log` and `GET /api/ops/logs`: the operation log, written by anyone, read by
-//! operators.
+//! operators; `GET /api/followups`: the queue of what needs a human.
 
+use crate::domain::followup_query::parse_followup_query;
 use crate::domain::oplog::{parse_log_entry, parse_log_query};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, read_json};
-use crate::store::{database, oplog};
+use crate::store::{database, followups, oplog};
 use serde_json::json;
 use worker::{Env, Request, Response};
 
@@ -29,5 +30,20 @@ pub async fn list(req: &Request, env: &Env) -> ApiResult<worker::Result<Response
     Ok(http::json(
         200,
         &json!({ "logs": logs, "next_cursor": next.map(|id| id.to_string()) }),
+    ))
+}
+
+/// `GET /api/followups`: what needs a human, by order, task, type and status.
+pub async fn followups(req: &Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+    let url = req
+        .url()
+        .map_err(|_| ApiError::Internal("request without a URL"))?;
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let query = parse_followup_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let db = database(env)?;
+    let (items, next) = followups::list(&db, &query).await?;
+    Ok(http::json(
+        200,
+        &json!({ "followups": items, "next_cursor": next.map(|id| id.to_string()) }),
     ))
 }

@@ -80,3 +80,102 @@ pub fn attach_issue_statement(
     db.prepare(ATTACH_ISSUE)
         .bind(&[JsValue::from_f64(id as f64), text(url)])
 }
+
+/// A follow-up as `GET /api/followups` shows it: `data` parsed back into JSON.
+#[derive(Debug, serde::Serialize, Deserialize)]
+pub struct FollowupView {
+    pub id: i64,
+    pub ts: Option<String>,
+    pub order_id: String,
+    pub task_uuid: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub impact_level: i64,
+    pub status: String,
+    pub note: Option<String>,
+    pub github_issue_id: Option<String>,
+    pub data: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct FollowupRow {
+    id: i64,
+    ts: Option<String>,
+    order_id: String,
+    task_uuid: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    impact_level: i64,
+    status: String,
+    note: Option<String>,
+    github_issue_id: Option<String>,
+    data: Option<String>,
+}
+
+/// A page of follow-ups matching `query`, newest first; the cursor is the last id shown.
+pub async fn list(
+    db: &D1Database,
+    query: &crate::domain::followup_query::FollowupQuery,
+) -> Result<(Vec<FollowupView>, Option<i64>), ApiError> {
+    let mut sql = String::from(
+        "SELECT id, ts, order_id, task_uuid, type, impact_level, status, note, github_issue_id, \
+         data FROM followups WHERE 1 = 1",
+    );
+    let mut binds: Vec<JsValue> = Vec::new();
+    let mut filter = |sql: &mut String, column: &str, value: &str| {
+        binds.push(text(value));
+        sql.push_str(&format!(" AND {column} = ?{}", binds.len()));
+    };
+    if let Some(order_id) = &query.order_id {
+        filter(&mut sql, "order_id", order_id);
+    }
+    if let Some(task_uuid) = &query.task_uuid {
+        filter(&mut sql, "task_uuid", task_uuid);
+    }
+    if let Some(kind) = query.kind {
+        filter(&mut sql, "type", kind);
+    }
+    if let Some(status) = query.status {
+        filter(&mut sql, "status", status);
+    }
+    if let Some(before) = query.before_id {
+        binds.push(JsValue::from_f64(before as f64));
+        sql.push_str(&format!(" AND id < ?{}", binds.len()));
+    }
+    binds.push(JsValue::from_f64(f64::from(query.limit + 1)));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", binds.len()));
+    let mut rows = db
+        .prepare(sql)
+        .bind(&binds)
+        .map_err(internal("binding follow-up query"))?
+        .all()
+        .await
+        .map_err(internal("reading follow-ups"))?
+        .results::<FollowupRow>()
+        .map_err(internal("decoding follow-ups"))?;
+    let more = rows.len() > query.limit as usize;
+    rows.truncate(query.limit as usize);
+    let next = if more {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let views = rows
+        .into_iter()
+        .map(|r| FollowupView {
+            id: r.id,
+            ts: r.ts,
+            order_id: r.order_id,
+            task_uuid: r.task_uuid,
+            kind: r.kind,
+            impact_level: r.impact_level,
+            status: r.status,
+            note: r.note,
+            github_issue_id: r.github_issue_id,
+            data: r
+                .data
+                .map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d))),
+        })
+        .collect();
+    Ok((views, next))
+}

@@ -313,7 +313,9 @@ def test_batch_of_2000_is_recorded_whole_and_2001_refused(worker):
     assert json.loads(events[1999]["context"]) == {"preview": "x" * 400, "i": 1999}
     reports = reports_of(worker, order_id)
     assert len(reports) == 2000
-    assert json.loads(reports[7]["details"])["message"] == "item 7"
+    logged = json.loads(reports[7]["details"])
+    assert logged["message"] == "item 7"
+    assert logged["context"] == {"preview": "x" * 400, "i": 7}  # JSON, not a string of it
 
 
 def good_item(**changes) -> dict:

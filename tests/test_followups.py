@@ -41,6 +41,7 @@ def test_followups_of_an_order_newest_first_with_paging(worker):
     assert (newest["type"], newest["impact_level"], newest["status"]) == ("warning", 3, "open")
     assert newest["task_uuid"] == order["tasks"][4]["uuid"]
     assert newest["data"]["message"] == "could not write P4"  # stored JSON comes back as JSON
+    assert newest["data"]["context"] == {}
     assert "INJECT_FAILED" in newest["note"]
 
     seen, cursor = [], None

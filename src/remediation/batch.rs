@@ -571,7 +571,7 @@ impl Recorder<'_, '_> {
             None => {
                 let followup = NewFollowup {
                     note: &note,
-                    data: serde_json::to_string(self.item).unwrap_or_default(),
+                    data: item_json(self.item).to_string(),
                     ..self.followup("warning", 3, "open")
                 };
                 let insert = followups::insert_statement(self.db, &followup)
@@ -585,6 +585,15 @@ impl Recorder<'_, '_> {
         answer.followup_id = followup_id;
         Ok(answer)
     }
+}
+
+/// The item as JSON, its `context` as the object it was sent as.
+fn item_json(item: &ErrorItem) -> Value {
+    let mut value = serde_json::to_value(item).unwrap_or_default();
+    if let Ok(context) = serde_json::from_str::<Value>(&item.context) {
+        value["context"] = context;
+    }
+    value
 }
 
 struct LogEntryOwned {

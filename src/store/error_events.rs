@@ -23,10 +23,12 @@ const INSERT_EVENTS: &str = "INSERT INTO error_events \
 const INSERT_LOGS: &str = "INSERT INTO operation_logs \
      (source, order_id, task_uuid, operation, level, details) \
      SELECT 'factory', json_extract(value, '$.order_id'), json_extract(value, '$.task_uuid'), \
-            'error_report', 'error', value \
+            'error_report', 'error', \
+            json_set(value, '$.context', json(json_extract(value, '$.context'))) \
      FROM json_each(?1) ORDER BY key";
 
-/// The statements recording `items` in `error_events` and `operation_logs`, in order.
+/// The statements recording `items` in `error_events` and `operation_logs`, in order. The log
+/// row's details are the item with its `context` as JSON, not as the string it is stored as.
 pub fn insert_statements(
     db: &D1Database,
     items: &[ErrorItem],

@@ -385,6 +385,33 @@ def test_github_500_blocks_and_records_no_fix(worker, github, upstreams):
     assert issues_for(github, task["uuid"]) == []
 
 
+def test_a_later_fix_lifts_the_block_an_earlier_report_put(worker, github, upstreams):
+    """Blocked while GitHub was down; the same report once it is back re-points the task, puts
+    it back to pending and marks the blocked follow-up fixed."""
+    order, task, old, new = rename_scenario(worker, github)
+    github.fail_always(500)
+    (first,) = answers(worker, [item(order, task, "FILE_NOT_FOUND")])
+    assert_blocked(worker, github, first, task, issue=False)
+    github.clear_failures()
+
+    (second,) = answers(worker, [item(order, task, "FILE_NOT_FOUND")])
+    assert second["action"] == "update_file_path" and second["new_file_path"] == new
+    stored = stored_task(worker, task["uuid"])
+    assert (stored["status"], stored["file_path"]) == ("pending", new)
+    (blocked,) = followups(worker, task["uuid"], "blocked")
+    assert blocked["status"] == "fixed"
+    assert [f["status"] for f in followups(worker, task["uuid"], "auto-fix-applied")] == ["fixed"]
+
+
+def test_a_task_an_agent_blocked_stays_blocked_after_a_fix(worker, github, upstreams):
+    order, task, old, new = rename_scenario(worker, github)
+    reply = worker.post(f"/api/task/{task['uuid']}/status", {"status": "blocked"})
+    assert reply.status == 200, reply.text
+    (answer,) = answers(worker, [item(order, task, "FILE_NOT_FOUND")])
+    assert answer["action"] == "update_file_path"
+    assert stored_task(worker, task["uuid"])["status"] == "blocked"
+
+
 def test_github_401_blocks(worker, github, upstreams):
     order, task, old, new = rename_scenario(worker, github)
     github.fail_always(401)

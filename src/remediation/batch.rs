@@ -391,6 +391,16 @@ impl Recorder<'_, '_> {
         }
     }
 
+    /// A fix lifts the block an earlier report put on the task: back to `pending`, and its
+    /// `blocked` follow-up marked fixed (see [`tasks::unblock_statement`]).
+    fn unblock_statements(&self) -> Result<[D1PreparedStatement; 2], ApiError> {
+        let bind = || internal("binding unblock");
+        Ok([
+            tasks::unblock_statement(self.db, &self.task.uuid).map_err(bind())?,
+            followups::resolve_blocked_statement(self.db, &self.task.uuid).map_err(bind())?,
+        ])
+    }
+
     fn followup(&self, kind: &'static str, impact: u8, status: &'static str) -> NewFollowup<'_> {
         NewFollowup {
             order_id: &self.task.order_id,
@@ -424,12 +434,13 @@ impl Recorder<'_, '_> {
             data: details.to_string(),
             ..self.followup("auto-fix-applied", 2, "fixed")
         };
-        let statements = vec![
+        let mut statements = vec![
             followups::insert_statement(self.db, &followup)
                 .map_err(internal("binding follow-up"))?,
             tasks::move_statement(self.db, &self.task.uuid, previous, &path)
                 .map_err(internal("binding file move"))?,
         ];
+        statements.extend(self.unblock_statements()?);
         let logs = vec![self.log("task_file_path_updated", "info", details)];
         let id = self.write(statements, Some(0), logs).await?;
         let mut answer = self.answer(Action::UpdateFilePath).note(note);
@@ -444,7 +455,8 @@ impl Recorder<'_, '_> {
         let marker = placeholder_marker(&self.task.placeholder);
         let details = json!({ "file_path": self.task.file_path, "source": "template" });
         let logs = vec![self.log("placeholder_restore_offered", "info", details)];
-        self.write(Vec::new(), None, logs).await?;
+        self.write(self.unblock_statements()?.into(), None, logs)
+            .await?;
         let mut answer = self.answer(Action::PatchReady).note(format!(
             "the template still has {marker}: restore the file from patched_content"
         ));
@@ -468,7 +480,8 @@ impl Recorder<'_, '_> {
         let logs = vec![self.log("placeholder_patch_proposed", "info", details.clone())];
         let followup_id = match existing {
             Some(found) => {
-                self.write(Vec::new(), None, logs).await?;
+                self.write(self.unblock_statements()?.into(), None, logs)
+                    .await?;
                 Some(found.id)
             }
             None => {
@@ -480,7 +493,9 @@ impl Recorder<'_, '_> {
                 };
                 let insert = followups::insert_statement(self.db, &followup)
                     .map_err(internal("binding follow-up"))?;
-                self.write(vec![insert], Some(0), logs).await?
+                let mut statements = vec![insert];
+                statements.extend(self.unblock_statements()?);
+                self.write(statements, Some(0), logs).await?
             }
         };
         let mut answer = self.answer(Action::PatchReady).note(note);

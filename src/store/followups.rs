@@ -179,3 +179,15 @@ pub async fn list(
         .collect();
     Ok((views, next))
 }
+
+/// Marks a task's open `blocked` follow-ups fixed (its problem was remediated since).
+pub fn resolve_blocked_statement(
+    db: &D1Database,
+    task_uuid: &str,
+) -> worker::Result<D1PreparedStatement> {
+    db.prepare(
+        "UPDATE followups SET status = 'fixed' \
+         WHERE task_uuid = ?1 AND type = 'blocked' AND status = 'open'",
+    )
+    .bind(&[text(task_uuid)])
+}

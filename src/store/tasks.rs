@@ -228,3 +228,18 @@ pub fn block_statement(db: &D1Database, uuid: &str) -> worker::Result<worker::D1
     )
     .bind(&[text(uuid)])
 }
+
+/// Puts a task blocked by remediation back to `pending` once its problem is fixed. Only a task
+/// with an open `blocked` follow-up (ours) is touched: one an agent blocked stays blocked. Run
+/// it before [`crate::store::followups::resolve_blocked_statement`] in the same batch.
+pub fn unblock_statement(
+    db: &D1Database,
+    uuid: &str,
+) -> worker::Result<worker::D1PreparedStatement> {
+    db.prepare(
+        "UPDATE tasks SET status = 'pending', updated_at = CURRENT_TIMESTAMP \
+         WHERE uuid = ?1 AND status = 'blocked' AND EXISTS (SELECT 1 FROM followups \
+         WHERE task_uuid = ?1 AND type = 'blocked' AND status = 'open')",
+    )
+    .bind(&[text(uuid)])
+}

@@ -1,6 +1,7 @@
 //! The filters of `GET /api/followups`: the human queue, by order, task, type and status.
 
-use super::oplog::{DEFAULT_PAGE, MAX_ID, MAX_PAGE};
+use super::oplog::MAX_ID;
+use super::page::Paging;
 use crate::error::{ApiError, ApiResult, FieldError};
 
 /// Follow-up types the orchestrator writes (and the TypeScript schema names).
@@ -19,19 +20,19 @@ pub struct FollowupQuery {
     pub task_uuid: Option<String>,
     pub kind: Option<&'static str>,
     pub status: Option<&'static str>,
-    pub limit: u32,
-    pub before_id: Option<i64>,
+    pub page: Paging,
 }
 
 pub fn parse_followup_query<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> ApiResult<FollowupQuery> {
-    let mut query = FollowupQuery {
-        limit: DEFAULT_PAGE,
-        ..FollowupQuery::default()
-    };
+    let mut query = FollowupQuery::default();
     let mut errors = Vec::new();
     for (key, value) in pairs {
+        if let Some(taken) = query.page.accept(key, value) {
+            errors.extend(taken.err());
+            continue;
+        }
         let one_of = |allowed: &[&'static str]| allowed.iter().copied().find(|a| *a == value);
         match key {
             "order_id" | "task_uuid" => {
@@ -66,20 +67,6 @@ pub fn parse_followup_query<'a>(
                     ),
                 )),
             },
-            "limit" => match value.parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE).contains(&n) => query.limit = n,
-                _ => errors.push(FieldError::new(
-                    "limit",
-                    format!("must be an integer from 1 to {MAX_PAGE}"),
-                )),
-            },
-            "cursor" => match value.parse::<i64>() {
-                Ok(n) if n > 0 => query.before_id = Some(n),
-                _ => errors.push(FieldError::new(
-                    "cursor",
-                    "is not a cursor this API returned",
-                )),
-            },
             _ => {}
         }
     }
@@ -105,7 +92,7 @@ mod tests {
         .unwrap();
         assert_eq!(q.kind, Some("blocked"));
         assert_eq!(q.status, Some("open"));
-        assert_eq!(q.limit, 10);
+        assert_eq!(q.page.limit, 10);
         for bad in [
             ("type", "bug"),
             ("status", "closed"),

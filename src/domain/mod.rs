@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod oplog;
 pub mod order;
+pub mod page;
 pub mod path;
 pub mod placeholder;
 pub mod status;

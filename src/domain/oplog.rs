@@ -1,5 +1,6 @@
 //! The operation log's inputs: an entry posted by a factory or agent, and the filters of a read.
 
+use super::page::Paging;
 use super::validate::{body_object, kind, Checker};
 use crate::error::{ApiError, ApiResult, FieldError};
 use serde_json::{Map, Value};
@@ -9,8 +10,6 @@ pub const MAX_OPERATION: usize = 128;
 pub const MAX_ID: usize = 64;
 /// Serialised `details` (and error `context`) beyond this are not log material.
 pub const MAX_DETAILS_BYTES: usize = 16 * 1024;
-pub const DEFAULT_PAGE: u32 = 50;
-pub const MAX_PAGE: u32 = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
@@ -131,22 +130,21 @@ pub struct LogQuery {
     pub min_level: Option<LogLevel>,
     /// `YYYY-MM-DD HH:MM:SS`, UTC, as D1's `CURRENT_TIMESTAMP` writes `ts`.
     pub since: Option<String>,
-    pub limit: u32,
-    /// Entries with an id below this one (the previous page's last id).
-    pub before_id: Option<i64>,
+    pub page: Paging,
 }
 
 /// Parses the query string pairs; unknown parameters are ignored, as HTTP clients expect.
 pub fn parse_log_query<'a>(
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> ApiResult<LogQuery> {
-    let mut query = LogQuery {
-        limit: DEFAULT_PAGE,
-        ..LogQuery::default()
-    };
+    let mut query = LogQuery::default();
     let mut errors = Vec::new();
-    let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
     for (key, value) in pairs {
+        if let Some(taken) = query.page.accept(key, value) {
+            errors.extend(taken.err());
+            continue;
+        }
+        let mut fail = |field: &str, message: String| errors.push(FieldError::new(field, message));
         let bounded = |max: usize| !value.is_empty() && value.chars().count() <= max;
         match key {
             "order_id" | "task_uuid" | "source" => {
@@ -174,14 +172,6 @@ pub fn parse_log_query<'a>(
                     "since",
                     "must be a UTC time: RFC 3339 with Z or +00:00, or YYYY-MM-DD HH:MM:SS".into(),
                 ),
-            },
-            "limit" => match value.parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE).contains(&n) => query.limit = n,
-                _ => fail("limit", format!("must be an integer from 1 to {MAX_PAGE}")),
-            },
-            "cursor" => match value.parse::<i64>() {
-                Ok(n) if n > 0 => query.before_id = Some(n),
-                _ => fail("cursor", "is not a cursor this API returned".into()),
             },
             _ => {}
         }
@@ -293,8 +283,14 @@ mod tests {
         assert_eq!(q.order_id.as_deref(), Some("ORD-1"));
         assert_eq!(q.min_level, Some(LogLevel::Error));
         assert_eq!(q.since.as_deref(), Some("2026-11-24 20:00:00"));
-        assert_eq!((q.limit, q.before_id), (3, Some(42)));
-        assert_eq!(parse_log_query([]).unwrap().limit, DEFAULT_PAGE);
+        assert_eq!(
+            q.page,
+            Paging {
+                limit: 3,
+                before_id: Some(42)
+            }
+        );
+        assert_eq!(parse_log_query([]).unwrap().page, Paging::default());
         for bad in [
             ("limit", "0"),
             ("limit", "201"),

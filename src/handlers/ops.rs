@@ -20,10 +20,7 @@ pub async fn append(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
 }
 
 pub async fn list(req: &Request, env: &Env) -> ApiResult<worker::Result<Response>> {
-    let url = req
-        .url()
-        .map_err(|_| ApiError::Internal("request without a URL"))?;
-    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let pairs = query_pairs(req)?;
     let query = parse_log_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let db = database(env)?;
     let (logs, next) = oplog::list(&db, &query).await?;
@@ -35,10 +32,7 @@ pub async fn list(req: &Request, env: &Env) -> ApiResult<worker::Result<Response
 
 /// `GET /api/followups`: what needs a human, by order, task, type and status.
 pub async fn followups(req: &Request, env: &Env) -> ApiResult<worker::Result<Response>> {
-    let url = req
-        .url()
-        .map_err(|_| ApiError::Internal("request without a URL"))?;
-    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let pairs = query_pairs(req)?;
     let query = parse_followup_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let db = database(env)?;
     let (items, next) = followups::list(&db, &query).await?;
@@ -46,4 +40,12 @@ pub async fn followups(req: &Request, env: &Env) -> ApiResult<worker::Result<Res
         200,
         &json!({ "followups": items, "next_cursor": next.map(|id| id.to_string()) }),
     ))
+}
+
+/// The decoded query string, in order.
+fn query_pairs(req: &Request) -> ApiResult<Vec<(String, String)>> {
+    let url = req
+        .url()
+        .map_err(|_| ApiError::Internal("request without a URL"))?;
+    Ok(url.query_pairs().into_owned().collect())
 }

@@ -1,6 +1,8 @@
 //! Rows of `followups`: the queue of what a human (or later automation) should look at.
 
+use super::page::{json_or_text, Listing};
 use super::{internal, opt_text, text};
+use crate::domain::followup_query::FollowupQuery;
 use crate::error::ApiError;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -82,7 +84,7 @@ pub fn attach_issue_statement(
 }
 
 /// A follow-up as `GET /api/followups` shows it: `data` parsed back into JSON.
-#[derive(Debug, serde::Serialize, Deserialize)]
+#[derive(Debug, serde::Serialize)]
 pub struct FollowupView {
     pub id: i64,
     pub ts: Option<String>,
@@ -115,51 +117,20 @@ struct FollowupRow {
 /// A page of follow-ups matching `query`, newest first; the cursor is the last id shown.
 pub async fn list(
     db: &D1Database,
-    query: &crate::domain::followup_query::FollowupQuery,
+    query: &FollowupQuery,
 ) -> Result<(Vec<FollowupView>, Option<i64>), ApiError> {
-    let mut sql = String::from(
+    let mut listing = Listing::new(
         "SELECT id, ts, order_id, task_uuid, type, impact_level, status, note, github_issue_id, \
-         data FROM followups WHERE 1 = 1",
+         data FROM followups",
     );
-    let mut binds: Vec<JsValue> = Vec::new();
-    let mut filter = |sql: &mut String, column: &str, value: &str| {
-        binds.push(text(value));
-        sql.push_str(&format!(" AND {column} = ?{}", binds.len()));
-    };
-    if let Some(order_id) = &query.order_id {
-        filter(&mut sql, "order_id", order_id);
-    }
-    if let Some(task_uuid) = &query.task_uuid {
-        filter(&mut sql, "task_uuid", task_uuid);
-    }
-    if let Some(kind) = query.kind {
-        filter(&mut sql, "type", kind);
-    }
-    if let Some(status) = query.status {
-        filter(&mut sql, "status", status);
-    }
-    if let Some(before) = query.before_id {
-        binds.push(JsValue::from_f64(before as f64));
-        sql.push_str(&format!(" AND id < ?{}", binds.len()));
-    }
-    binds.push(JsValue::from_f64(f64::from(query.limit + 1)));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", binds.len()));
-    let mut rows = db
-        .prepare(sql)
-        .bind(&binds)
-        .map_err(internal("binding follow-up query"))?
-        .all()
-        .await
-        .map_err(internal("reading follow-ups"))?
-        .results::<FollowupRow>()
-        .map_err(internal("decoding follow-ups"))?;
-    let more = rows.len() > query.limit as usize;
-    rows.truncate(query.limit as usize);
-    let next = if more {
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
+    listing
+        .filter("order_id", "=", query.order_id.as_deref())
+        .filter("task_uuid", "=", query.task_uuid.as_deref())
+        .filter("type", "=", query.kind)
+        .filter("status", "=", query.status);
+    let (rows, next) = listing
+        .fetch(db, query.page, |r: &FollowupRow| r.id, "reading follow-ups")
+        .await?;
     let views = rows
         .into_iter()
         .map(|r| FollowupView {
@@ -172,9 +143,7 @@ pub async fn list(
             status: r.status,
             note: r.note,
             github_issue_id: r.github_issue_id,
-            data: r
-                .data
-                .map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d))),
+            data: r.data.map(json_or_text),
         })
         .collect();
     Ok((views, next))

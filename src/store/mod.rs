@@ -7,6 +7,7 @@ pub mod help_cache;
 pub mod idempotency;
 pub mod oplog;
 pub mod orders;
+pub mod page;
 pub mod tasks;
 
 use crate::error::ApiError;

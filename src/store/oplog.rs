@@ -1,11 +1,11 @@
 //! Rows of `operation_logs`: the append-only record of everything anyone did.
 
+use super::page::{json_or_text, Listing};
 use super::{internal, opt_text, text};
-use crate::domain::oplog::{LogQuery, NewLogEntry};
+use crate::domain::oplog::{LogLevel, LogQuery, NewLogEntry};
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
 const INSERT: &str =
@@ -121,58 +121,22 @@ pub async fn list(
     db: &D1Database,
     query: &LogQuery,
 ) -> Result<(Vec<LogView>, Option<i64>), ApiError> {
-    let mut sql = String::from(
+    let mut listing = Listing::new(
         "SELECT id, ts, source, order_id, task_uuid, operation, level, details \
-         FROM operation_logs WHERE 1 = 1",
+         FROM operation_logs",
     );
-    let mut binds: Vec<JsValue> = Vec::new();
-    let mut filter = |sql: &mut String, column: &str, value: &str| {
-        binds.push(text(value));
-        sql.push_str(&format!(" AND {column} = ?{}", binds.len()));
-    };
-    if let Some(order_id) = &query.order_id {
-        filter(&mut sql, "order_id", order_id);
-    }
-    if let Some(task_uuid) = &query.task_uuid {
-        filter(&mut sql, "task_uuid", task_uuid);
-    }
-    if let Some(source) = &query.source {
-        filter(&mut sql, "source", source);
-    }
+    listing
+        .filter("order_id", "=", query.order_id.as_deref())
+        .filter("task_uuid", "=", query.task_uuid.as_deref())
+        .filter("source", "=", query.source.as_deref())
+        .filter("ts", ">=", query.since.as_deref());
     if let Some(level) = query.min_level {
-        let names: Vec<String> = level
-            .and_above()
-            .map(|l| format!("'{}'", l.as_str()))
-            .collect();
-        sql.push_str(&format!(" AND level IN ({})", names.join(", ")));
+        let levels: Vec<&'static str> = level.and_above().map(LogLevel::as_str).collect();
+        listing.one_of("level", &levels);
     }
-    if let Some(since) = &query.since {
-        binds.push(text(since));
-        sql.push_str(&format!(" AND ts >= ?{}", binds.len()));
-    }
-    if let Some(before) = query.before_id {
-        binds.push(JsValue::from_f64(before as f64));
-        sql.push_str(&format!(" AND id < ?{}", binds.len()));
-    }
-    // One extra row says whether another page exists.
-    binds.push(JsValue::from_f64(f64::from(query.limit + 1)));
-    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", binds.len()));
-    let mut rows = db
-        .prepare(sql)
-        .bind(&binds)
-        .map_err(internal("binding log query"))?
-        .all()
-        .await
-        .map_err(internal("reading operation log"))?
-        .results::<LogRow>()
-        .map_err(internal("decoding log rows"))?;
-    let more = rows.len() > query.limit as usize;
-    rows.truncate(query.limit as usize);
-    let next = if more {
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
+    let (rows, next) = listing
+        .fetch(db, query.page, |r: &LogRow| r.id, "reading operation log")
+        .await?;
     let views = rows
         .into_iter()
         .map(|r| LogView {
@@ -183,7 +147,7 @@ pub async fn list(
             task_uuid: r.task_uuid,
             operation: r.operation,
             level: r.level,
-            details: serde_json::from_str(&r.details).unwrap_or(Value::String(r.details)),
+            details: json_or_text(r.details),
         })
         .collect();
     Ok((views, next))

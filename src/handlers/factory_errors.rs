@@ -87,7 +87,7 @@ async fn earlier_answer(
     key: &str,
     request_hash: &str,
 ) -> ApiResult<Option<worker::Result<Response>>> {
-    match idempotency::find_live(db, SCOPE, key).await? {
+    match idempotency::find(db, SCOPE, key).await? {
         None => Ok(None),
         Some(stored) if stored.request_hash != request_hash => Err(ApiError::IdempotencyKeyReused),
         Some(stored) if stored.status == IN_PROGRESS => Err(ApiError::BatchInProgress {

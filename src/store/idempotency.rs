@@ -10,8 +10,11 @@ use worker::{D1Database, D1PreparedStatement};
 /// the table small.
 const TTL_SQL: &str = "-1 day";
 
+/// A stale claim (see [`claim_statements`]) counts as absent, so its retry takes the work
+/// over; rows whose work is done never have status 0.
 const FIND: &str = "SELECT request_hash, status, body FROM idempotency_keys \
-     WHERE scope = ?1 AND key = ?2 AND created_at >= datetime('now', ?3)";
+     WHERE scope = ?1 AND key = ?2 AND created_at >= datetime('now', ?3) \
+     AND NOT (status = 0 AND created_at < datetime('now', ?4))";
 const FORGET_EXPIRED: &str = "DELETE FROM idempotency_keys \
      WHERE scope = ?1 AND key = ?2 AND created_at < datetime('now', ?3)";
 const INSERT: &str = "INSERT INTO idempotency_keys (scope, key, request_hash, status, body) \
@@ -30,7 +33,7 @@ pub async fn find(
     key: &str,
 ) -> Result<Option<StoredAnswer>, ApiError> {
     db.prepare(FIND)
-        .bind(&[text(scope), text(key), text(TTL_SQL)])
+        .bind(&[text(scope), text(key), text(TTL_SQL), text(STALE_CLAIM_SQL)])
         .map_err(internal("binding idempotency lookup"))?
         .first::<StoredAnswer>(None)
         .await
@@ -87,25 +90,6 @@ pub fn claim_statements(
             .bind(&[text(scope), text(key), text(STALE_CLAIM_SQL)])?,
         insert,
     ])
-}
-
-const FIND_LIVE: &str = "SELECT request_hash, status, body FROM idempotency_keys \
-     WHERE scope = ?1 AND key = ?2 AND created_at >= datetime('now', ?3) \
-     AND NOT (status = 0 AND created_at < datetime('now', ?4))";
-
-/// Like [`find`], but a stale claim counts as absent, so its retry takes the work over
-/// ([`claim_statements`] deletes it in the same batch that claims the key anew).
-pub async fn find_live(
-    db: &D1Database,
-    scope: &str,
-    key: &str,
-) -> Result<Option<StoredAnswer>, ApiError> {
-    db.prepare(FIND_LIVE)
-        .bind(&[text(scope), text(key), text(TTL_SQL), text(STALE_CLAIM_SQL)])
-        .map_err(internal("binding idempotency lookup"))?
-        .first::<StoredAnswer>(None)
-        .await
-        .map_err(internal("reading idempotency key"))
 }
 
 const RELEASE: &str =

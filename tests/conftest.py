@@ -35,24 +35,26 @@ def model():
 
 
 @pytest.fixture(scope="session")
-def worker(github, docs, model):
+def upstream_vars(github, docs, model) -> dict[str, str]:
+    """The vars that point a Worker at the stand-ins."""
+    return {
+        "CORE_GITHUB_API": github.url,
+        "GITHUB_API_KEY": github.api_key,
+        "GITHUB_OWNER": github.owner,
+        "GITHUB_REPO": github.repo,
+        "DOCS_MCP_URL": f"{docs.url}/mcp",
+        # Short enough that the hang tests are quick, long for a loopback stand-in.
+        "DOCS_TIMEOUT_MS": "2000",
+        "AI_BASE_URL": f"{model.url}/v1",
+        "AI_API_KEY": model.api_key,
+        "AI_MODEL": "stand-in-model",
+    }
+
+
+@pytest.fixture(scope="session")
+def worker(upstream_vars):
     """The Worker as production runs it: token auth, upstreams named in its vars."""
-    proc = WorkerProcess(
-        {
-            "API_TOKEN": TEST_TOKEN,
-            "CORE_GITHUB_API": github.url,
-            "GITHUB_API_KEY": github.api_key,
-            "GITHUB_OWNER": github.owner,
-            "GITHUB_REPO": github.repo,
-            "DOCS_MCP_URL": f"{docs.url}/mcp",
-            # Short enough that the hang tests are quick, long for a loopback stand-in.
-            "DOCS_TIMEOUT_MS": "2000",
-            "AI_BASE_URL": f"{model.url}/v1",
-            "AI_API_KEY": model.api_key,
-            "AI_MODEL": "stand-in-model",
-        },
-        name="main",
-    )
+    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, **upstream_vars}, name="main")
     proc.start()
     yield proc
     proc.stop()

@@ -32,3 +32,15 @@ def order_body(tasks: int = 2, files: int = 1, factory: str | None = None) -> di
     for t in range(tasks):
         body["files"][t % files]["instructions"][f"PLACEHOLDER_{t}"] = f"Implement step {t} with D1."
     return body
+
+
+def create_order(worker, files: dict[str, list[str]], prefix: str = "factory") -> dict:
+    """Creates an order with one task per (file, placeholder); returns the 201 body plus
+    `factory`, which error reports have to name."""
+    factory = unique_factory(prefix)
+    body = {"factory": factory,
+            "files": [{"file_path": path, "instructions": {ph: f"Implement {ph}." for ph in names}}
+                      for path, names in files.items()]}
+    reply = worker.post("/api/orders", body)
+    assert reply.status == 201, reply.text
+    return {**reply.body, "factory": factory}

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from orders import unique_factory
+from orders import create_order
 from test_validation import assert_error, fields_of
 
 ACTIONS = {"update_file_path", "patch_ready", "blocked", "none"}
@@ -22,14 +22,7 @@ def unique(prefix: str = "x") -> str:
 
 
 def make_order(worker, files: dict[str, list[str]]) -> dict:
-    """An order with one task per (file, placeholder); returns the 201 body plus `factory`."""
-    factory = unique_factory("fe")
-    body = {"factory": factory,
-            "files": [{"file_path": path, "instructions": {ph: f"Fill in {ph}." for ph in names}}
-                      for path, names in files.items()]}
-    reply = worker.post("/api/orders", body)
-    assert reply.status == 201, reply.text
-    return {**reply.body, "factory": factory}
+    return create_order(worker, files, "fe")
 
 
 def task_of(order: dict, placeholder: str) -> dict:

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import uuid
 
-from orders import unique_factory
+from orders import create_order
 from test_validation import assert_error, fields_of
 
 
 def make_order(worker, placeholders: list[str]) -> dict:
-    path = f"src/fu-{uuid.uuid4().hex[:8]}.ts"
-    body = {"factory": unique_factory("fu"),
-            "files": [{"file_path": path, "instructions": {p: f"Do {p}." for p in placeholders}}]}
-    reply = worker.post("/api/orders", body)
-    assert reply.status == 201, reply.text
-    return {**reply.body, "factory": body["factory"]}
+    return create_order(worker, {f"src/fu-{uuid.uuid4().hex[:8]}.ts": placeholders}, "fu")
 
 
 def warn_all(worker, order: dict) -> list[dict]:

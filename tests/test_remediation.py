@@ -15,7 +15,7 @@ from typing import Callable
 
 import pytest
 
-from orders import unique_factory
+from orders import create_order
 
 GH_KEY, AI_KEY = "test-gh-key", "test-ai-key"
 FILE_BLOCK = re.compile(r"<<<FILE\r?\n(.*?)(?:\r?\n)?FILE>>>", re.S)
@@ -31,13 +31,7 @@ def u() -> str:
 
 
 def make_order(worker, files: dict[str, list[str]]) -> dict:
-    factory = unique_factory("rem")
-    body = {"factory": factory,
-            "files": [{"file_path": path, "instructions": {ph: f"Implement {ph}." for ph in names}}
-                      for path, names in files.items()]}
-    reply = worker.post("/api/orders", body)
-    assert reply.status == 201, reply.text
-    return {**reply.body, "factory": factory}
+    return create_order(worker, files, "rem")
 
 
 def task_of(order: dict, placeholder: str, file_path: str | None = None) -> dict:

@@ -60,23 +60,9 @@ jq --arg ID "$2" '(.tasks[] | select(.uuid==$ID) | .status) = "complete"' $TASKS
 
 
 @pytest.fixture(scope="module")
-def open_worker(github, docs, model):
+def open_worker(upstream_vars):
     """Same upstreams as the session Worker in conftest.py, but AUTH_MODE=open and no token."""
-    proc = WorkerProcess(
-        {
-            "AUTH_MODE": "open",
-            "CORE_GITHUB_API": github.url,
-            "GITHUB_API_KEY": github.api_key,
-            "GITHUB_OWNER": github.owner,
-            "GITHUB_REPO": github.repo,
-            "DOCS_MCP_URL": f"{docs.url}/mcp",
-            "DOCS_TIMEOUT_MS": "2000",
-            "AI_BASE_URL": f"{model.url}/v1",
-            "AI_API_KEY": model.api_key,
-            "AI_MODEL": "stand-in-model",
-        },
-        name="spec-clients",
-    )
+    proc = WorkerProcess({"AUTH_MODE": "open", **upstream_vars}, name="spec-clients")
     proc.start()
     yield proc
     proc.stop()

@@ -49,21 +49,39 @@ def percentile(samples: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def bench_create(worker: WorkerProcess, n: int) -> tuple[list[float], str]:
-    conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
-    headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
-    times, order_id = [], ""
-    for i in range(n + 5):
-        body = json.dumps(order_100(i))
+class Client:
+    """One keep-alive connection with the bench token; times JSON POSTs."""
+
+    def __init__(self, worker: WorkerProcess) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+        self.headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
+
+    def get(self, path: str) -> dict:
+        self.conn.request("GET", path, headers=self.headers)
+        return json.loads(self.conn.getresponse().read())
+
+    def timed_post(self, path: str, body: dict, expect: int) -> tuple[float, dict]:
+        """(milliseconds, answer) of one POST; exits unless it answered `expect`."""
         start = time.perf_counter()
-        conn.request("POST", "/api/orders", body, headers)
-        resp = conn.getresponse()
+        self.conn.request("POST", path, json.dumps(body), self.headers)
+        resp = self.conn.getresponse()
         data = resp.read()
         elapsed = (time.perf_counter() - start) * 1000
-        if resp.status != 201:
-            raise SystemExit(f"create failed: {resp.status} {data[:300]!r}")
-        order_id = json.loads(data)["order_id"]
-        if i >= 5:  # the first few warm up the isolate and SQLite
+        if resp.status != expect:
+            raise SystemExit(f"POST {path} failed: {resp.status} {data[:300]!r}")
+        return elapsed, json.loads(data)
+
+
+WARM_UP = 5  # the first requests warm up the isolate and SQLite; not counted
+
+
+def bench_create(worker: WorkerProcess, n: int) -> tuple[list[float], str]:
+    client = Client(worker)
+    times, order_id = [], ""
+    for i in range(n + WARM_UP):
+        elapsed, created = client.timed_post("/api/orders", order_100(i), 201)
+        order_id = created["order_id"]
+        if i >= WARM_UP:
             times.append(elapsed)
     return times, order_id
 
@@ -103,41 +121,25 @@ def bench_list_python(worker: WorkerProcess, order_id: str, seconds: int, connec
 
 def bench_log(worker: WorkerProcess, n: int) -> list[float]:
     """Latencies of POST /api/ops/log, which factories call at every step."""
-    conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
-    headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
+    client = Client(worker)
     times = []
-    for i in range(n + 5):
-        body = json.dumps({"source": "bench", "operation": "step", "order_id": "ORD-bench1",
-                           "details": {"i": i, "file": f"src/f{i}.ts"}})
-        start = time.perf_counter()
-        conn.request("POST", "/api/ops/log", body, headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        elapsed = (time.perf_counter() - start) * 1000
-        if resp.status != 200:
-            raise SystemExit(f"log failed: {resp.status} {data[:300]!r}")
-        if i >= 5:
+    for i in range(n + WARM_UP):
+        body = {"source": "bench", "operation": "step", "order_id": "ORD-bench1",
+                "details": {"i": i, "file": f"src/f{i}.ts"}}
+        elapsed, _ = client.timed_post("/api/ops/log", body, 200)
+        if i >= WARM_UP:
             times.append(elapsed)
     return times
 
 
 def bench_help(worker: WorkerProcess, order_id: str, n: int) -> tuple[list[float], list[float]]:
     """Latencies of help requests: each miss asks a new question, each hit repeats one."""
-    conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
-    headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
-    conn.request("GET", f"/api/tasks/{order_id}", headers=headers)
-    uuid = json.loads(conn.getresponse().read())["tasks"][0]["uuid"]
+    client = Client(worker)
+    uuid = client.get(f"/api/tasks/{order_id}")["tasks"][0]["uuid"]
 
     def ask(question: str) -> tuple[float, dict]:
-        body = json.dumps({"agent_name": "bench-agent", "question": question})
-        start = time.perf_counter()
-        conn.request("POST", f"/api/task/{uuid}/help", body, headers)
-        resp = conn.getresponse()
-        data = resp.read()
-        elapsed = (time.perf_counter() - start) * 1000
-        if resp.status != 200:
-            raise SystemExit(f"help failed: {resp.status} {data[:300]!r}")
-        return elapsed, json.loads(data)
+        body = {"agent_name": "bench-agent", "question": question}
+        return client.timed_post(f"/api/task/{uuid}/help", body, 200)
 
     misses, hits = [], []
     for i in range(n):

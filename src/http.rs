@@ -1,5 +1,6 @@
 //! Reading request bodies within limits and writing JSON responses in the API's one shape.
 
+use crate::domain::hash::fnv1a_64_hex;
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;
 use serde_json::Value;
@@ -64,6 +65,31 @@ pub fn raw_json(status: u16, body: String) -> worker::Result<Response> {
     Ok(resp)
 }
 
+/// A JSON text with a strong `ETag` (its FNV-1a hash, computed here: no second D1 round
+/// trip), or `304 Not Modified` without a body when `if_none_match` names that tag already.
+/// `no-cache`, not `no-store`: a client may keep the answer but must revalidate it every time.
+pub fn json_with_etag(body: String, if_none_match: Option<&str>) -> worker::Result<Response> {
+    let etag = format!("\"{}\"", fnv1a_64_hex(body.as_bytes()));
+    let mut resp = if if_none_match.is_some_and(|header| etag_matches(header, &etag)) {
+        Response::empty()?.with_status(304)
+    } else {
+        let mut resp = Response::ok(body)?;
+        resp.headers_mut().set("content-type", "application/json")?;
+        resp
+    };
+    let headers = resp.headers_mut();
+    headers.set("etag", &etag)?;
+    headers.set("cache-control", "no-cache")?;
+    Ok(resp)
+}
+
+/// `If-None-Match` semantics (RFC 9110 13.1.2): `*`, or a list of tags compared weakly.
+pub fn etag_matches(header: &str, etag: &str) -> bool {
+    header.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
 pub fn error_response(err: &ApiError) -> worker::Result<Response> {
     let mut resp = json(err.status(), &err.body())?;
     match err {
@@ -97,6 +123,17 @@ mod tests {
         ] {
             assert_eq!(check_content_type(bad), Err(ApiError::UnsupportedMediaType));
         }
+    }
+
+    #[test]
+    fn if_none_match_lists_and_weak_tags() {
+        let tag = "\"0123456789abcdef\"";
+        assert!(etag_matches(tag, tag));
+        assert!(etag_matches("*", tag));
+        assert!(etag_matches("\"x\", W/\"0123456789abcdef\"", tag));
+        assert!(!etag_matches("\"x\"", tag));
+        assert!(!etag_matches("", tag));
+        assert!(!etag_matches("0123456789abcdef", tag));
     }
 
     #[test]

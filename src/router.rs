@@ -24,11 +24,12 @@ impl Route<'_> {
     }
 }
 
-const GET: &[&str] = &["GET"];
+/// `HEAD` is answered wherever `GET` is (the runtime drops the body), and `Allow` says so.
+const GET: &[&str] = &["GET", "HEAD"];
 const POST: &[&str] = &["POST"];
 
-/// Resolves a request line. `HEAD` is served as `GET` by the runtime's rules for bodies, so it
-/// is accepted wherever `GET` is.
+/// Resolves a request line. `method` must be the request's own method text: any method a route
+/// does not list (`QUERY`, `PUT`, lower-case `get`, ...) is a 405 naming the ones it does.
 pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
     let path = path
         .strip_suffix('/')
@@ -49,7 +50,6 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
         ["api", "followups"] => (Route::ListFollowups, GET),
         _ => return Err(ApiError::RouteNotFound),
     };
-    let method = if method == "HEAD" { "GET" } else { method };
     if allowed.contains(&method) {
         Ok(route)
     } else {
@@ -110,6 +110,14 @@ mod tests {
             resolve("DELETE", "/api/task/A"),
             Err(ApiError::MethodNotAllowed { allowed: GET })
         );
+        assert_eq!(resolve("HEAD", "/health"), Ok(Route::Health));
+        for method in ["QUERY", "PUT", "OPTIONS", "get", ""] {
+            assert_eq!(
+                resolve(method, "/health"),
+                Err(ApiError::MethodNotAllowed { allowed: GET }),
+                "{method}"
+            );
+        }
     }
 
     #[test]

@@ -17,8 +17,10 @@ use worker::{Env, Request, Response};
 /// Resolves, authorises and runs one request; every failure becomes the JSON error shape.
 pub async fn dispatch(mut req: Request, env: Env) -> worker::Result<Response> {
     let path = req.path();
-    let method = req.method();
-    let outcome = match router::resolve(method.as_ref(), &path) {
+    // The raw method: `Request::method()` maps every method it has no variant for (`QUERY`,
+    // ...) to GET, which would serve them as reads.
+    let method = req.inner().method();
+    let outcome = match router::resolve(&method, &path) {
         Ok(route) => run(route, &mut req, &env).await,
         Err(err) => Err(err),
     };
@@ -35,7 +37,7 @@ async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Respon
         Route::Health => meta::health(),
         Route::OpenApi => meta::openapi(),
         Route::CreateOrder => orders::create(req, env).await?,
-        Route::ListOrderTasks { order_id } => tasks::list_for_order(env, order_id).await?,
+        Route::ListOrderTasks { order_id } => tasks::list_for_order(req, env, order_id).await?,
         Route::GetTask { uuid } => tasks::get(env, uuid).await?,
         Route::SetTaskStatus { uuid } => tasks::set_status(req, env, uuid).await?,
         Route::TaskHelp { uuid } => help::help(req, env, uuid).await?,

@@ -20,7 +20,14 @@ fn task_not_found(uuid: &str) -> ApiError {
     }
 }
 
-pub async fn list_for_order(env: &Env, order_id: &str) -> ApiResult<worker::Result<Response>> {
+/// The order's tasks as D1 built them. `If-None-Match` with the answer's `ETag` gets a 304: a
+/// factory polling an unchanged list skips the body, and the read still happens, so a 304 never
+/// hides a write.
+pub async fn list_for_order(
+    req: &Request,
+    env: &Env,
+    order_id: &str,
+) -> ApiResult<worker::Result<Response>> {
     let not_found = || ApiError::NotFound {
         resource: "order",
         id: order_id.to_owned(),
@@ -29,18 +36,11 @@ pub async fn list_for_order(env: &Env, order_id: &str) -> ApiResult<worker::Resu
         return Err(not_found());
     }
     let db = database(env)?;
-    let (order, tasks) = tasks::find_order_with_tasks(&db, order_id)
+    let body = tasks::order_tasks_json(&db, order_id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(http::json(
-        200,
-        &json!({
-            "order_id": order.id,
-            "factory": order.factory,
-            "created_at": order.created_at,
-            "tasks": tasks,
-        }),
-    ))
+    let if_none_match = req.headers().get("if-none-match").ok().flatten();
+    Ok(http::json_with_etag(body, if_none_match.as_deref()))
 }
 
 pub async fn get(env: &Env, uuid: &str) -> ApiResult<worker::Result<Response>> {
@@ -48,10 +48,10 @@ pub async fn get(env: &Env, uuid: &str) -> ApiResult<worker::Result<Response>> {
         return Err(task_not_found(uuid));
     }
     let db = database(env)?;
-    let task = tasks::find_task(&db, uuid)
+    let body = tasks::task_json(&db, uuid)
         .await?
         .ok_or_else(|| task_not_found(uuid))?;
-    Ok(http::json(200, &task))
+    Ok(http::raw_json(200, body))
 }
 
 pub async fn set_status(

@@ -23,51 +23,87 @@ pub struct TaskRow {
     pub updated_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OrderRow {
-    pub id: String,
-    pub factory: String,
-    #[serde(default)]
-    pub created_at: Option<String>,
+/// Every column of a task, in the order the API shows them: the one list from which both the
+/// `SELECT` decoded into [`TaskRow`] and the JSON SQLite builds for the API are made. Adding a
+/// column to every task answer is one more name here. `$m` is one of the macros below.
+macro_rules! task_columns {
+    ($m:ident) => {
+        $m!(
+            uuid,
+            order_id,
+            file_path,
+            placeholder,
+            instruction,
+            status,
+            created_at,
+            updated_at
+        )
+    };
 }
 
-const TASK_COLUMNS: &str =
-    "uuid, order_id, file_path, placeholder, instruction, status, created_at, updated_at";
-
-/// Order and tasks come from one batch, so the list is consistent with the order it names.
-pub async fn find_order_with_tasks(
-    db: &D1Database,
-    order_id: &str,
-) -> Result<Option<(OrderRow, Vec<TaskRow>)>, ApiError> {
-    let find_order = db
-        .prepare("SELECT id, factory, created_at FROM orders WHERE id = ?1")
-        .bind(&[text(order_id)])
-        .map_err(internal("binding order lookup"))?;
-    let list_tasks = db
-        .prepare(format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE order_id = ?1 ORDER BY rowid"
-        ))
-        .bind(&[text(order_id)])
-        .map_err(internal("binding task list"))?;
-    let results = db
-        .batch(vec![find_order, list_tasks])
-        .await
-        .map_err(internal("reading order and tasks"))?;
-    let [order, tasks] = results.as_slice() else {
-        return Err(ApiError::Internal(
-            "D1 batch returned an unexpected result count",
-        ));
+/// `a, b, c`
+macro_rules! column_list {
+    ($first:ident $(, $rest:ident)*) => {
+        concat!(stringify!($first) $(, ", ", stringify!($rest))*)
     };
-    let order = order
-        .results::<OrderRow>()
-        .map_err(internal("decoding order row"))?
-        .into_iter()
-        .next();
-    let Some(order) = order else { return Ok(None) };
-    let tasks = tasks
-        .results::<TaskRow>()
-        .map_err(internal("decoding task rows"))?;
-    Ok(Some((order, tasks)))
+}
+
+/// `json_object('a', t.a, 'b', t.b, ...)` over `tasks` aliased `t`.
+macro_rules! json_object_of {
+    ($first:ident $(, $rest:ident)*) => {
+        concat!(
+            "json_object('", stringify!($first), "', t.", stringify!($first),
+            $(", '", stringify!($rest), "', t.", stringify!($rest),)*
+            ")"
+        )
+    };
+}
+
+const TASK_COLUMNS: &str = task_columns!(column_list);
+
+/// `{order_id, factory, created_at, tasks:[task...]}` as one JSON text, tasks in creation order,
+/// or no row for an unknown order: one statement, one D1 round trip, no row decoded in Rust.
+/// A join rather than a subquery, because a value read out of a subquery loses its JSON subtype
+/// (the tasks would come out as one string); `FILTER` makes an order without tasks `[]`.
+const ORDER_TASKS_JSON: &str = concat!(
+    "SELECT json_object('order_id', o.id, 'factory', o.factory, 'created_at', o.created_at, ",
+    "'tasks', json_group_array(",
+    task_columns!(json_object_of),
+    " ORDER BY t.rowid) FILTER (WHERE t.uuid IS NOT NULL)) AS body ",
+    "FROM orders o LEFT JOIN tasks t ON t.order_id = o.id WHERE o.id = ?1 GROUP BY o.id"
+);
+
+/// One task as JSON text, or no row.
+const TASK_JSON: &str = concat!(
+    "SELECT ",
+    task_columns!(json_object_of),
+    " AS body FROM tasks t WHERE t.uuid = ?1"
+);
+
+/// An order and its tasks as the answer of `GET /api/tasks/:order_id`, already JSON; `None` for
+/// an unknown order.
+pub async fn order_tasks_json(db: &D1Database, order_id: &str) -> Result<Option<String>, ApiError> {
+    json_body(db, ORDER_TASKS_JSON, order_id, "reading order and tasks").await
+}
+
+/// A task as the answer of `GET /api/task/:uuid`, already JSON; `None` when unknown.
+pub async fn task_json(db: &D1Database, uuid: &str) -> Result<Option<String>, ApiError> {
+    json_body(db, TASK_JSON, uuid, "reading task").await
+}
+
+/// The `body` column of the first row of a one-parameter statement.
+async fn json_body(
+    db: &D1Database,
+    sql: &'static str,
+    param: &str,
+    context: &'static str,
+) -> Result<Option<String>, ApiError> {
+    db.prepare(sql)
+        .bind(&[text(param)])
+        .map_err(internal(context))?
+        .first::<String>(Some("body"))
+        .await
+        .map_err(internal(context))
 }
 
 pub async fn find_task(db: &D1Database, uuid: &str) -> Result<Option<TaskRow>, ApiError> {

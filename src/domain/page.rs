@@ -36,12 +36,12 @@ impl Paging {
                     format!("must be an integer from 1 to {MAX_PAGE}"),
                 )),
             }),
-            "cursor" => Some(match value.parse::<i64>() {
-                Ok(n) if n > 0 => {
+            "cursor" => Some(match parse_cursor(value) {
+                Some(n) => {
                     self.before_id = Some(n);
                     Ok(())
                 }
-                _ => Err(FieldError::new(
+                None => Err(FieldError::new(
                     "cursor",
                     "is not a cursor this API returned",
                 )),
@@ -49,6 +49,15 @@ impl Paging {
             _ => None,
         }
     }
+}
+
+/// The cursor's one form, as openapi.yaml documents it (`^[1-9][0-9]{0,17}$`): a positive row
+/// id in plain digits, no sign, no leading zero, small enough for any id D1 hands out.
+fn parse_cursor(value: &str) -> Option<i64> {
+    let plain = (1..=18).contains(&value.len())
+        && !value.starts_with('0')
+        && value.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| value.parse().ok()).flatten()
 }
 
 #[cfg(test)]
@@ -74,6 +83,10 @@ mod tests {
             ("limit", "x"),
             ("cursor", "-1"),
             ("cursor", "x"),
+            ("cursor", "0"),
+            ("cursor", "007"),
+            ("cursor", "+5"),
+            ("cursor", "1234567890123456789"),
         ] {
             assert!(matches!(page.accept(key, bad), Some(Err(_))), "{key}={bad}");
         }

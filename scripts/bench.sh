@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): prints figures for the API (latency, throughput, wasm size) and the
-# native fuzzy path matcher. Safe to rerun.
+# native fuzzy path matcher. Safe to rerun. Everything runs on 127.0.0.1 with bounded durations.
+#
+#   REFERENCE_URL=http://127.0.0.1:8790 bash scripts/bench.sh
+# also measures another running implementation of the same API (served by `wrangler dev` on the
+# same machine, e.g. the TypeScript original) alternately with ours, and prints the ratios.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -12,7 +16,7 @@ if ! command -v wrk >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" 
   (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null 2>&1 || log "wrk unavailable; using the Python client"
 fi
 
-log "API benchmark (workerd, local D1)"
+log "API benchmark (workerd, local D1)${REFERENCE_URL:+, side by side with $REFERENCE_URL}"
 .venv/bin/python tests/bench/bench_api.py
 
 log "factory_init.py on 10,000 tasks across 2,000 files"

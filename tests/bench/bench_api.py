@@ -1,14 +1,18 @@
 """API benchmark (not a test): prints figures, asserts nothing.
 
+- requests per second (wrk, 8 connections, 127.0.0.1) of `GET /health` (the runtime's own cost
+  per request, the bound of every route), `GET /api/tasks/:order_id` on a 100-task order and
+  `GET /api/task/:uuid`,
 - p50/p99 latency of POST /api/orders with a 100-task order,
-- requests per second of GET /api/tasks/:order_id on a 100-task order (wrk if installed,
-  else a keep-alive Python client),
 - p50/p99 latency of POST /api/ops/log,
 - p50 latency of POST /api/task/:uuid/help for a cache miss (docs MCP stand-in on loopback,
   three concurrent searches) and a cache hit (D1 only),
 - the release wasm size, raw and gzipped.
 
-Runs its own Worker in workerd with a fresh local D1, like the integration tests.
+Runs its own Worker in workerd with a fresh local D1, like the integration tests. With
+`REFERENCE_URL` set to another running implementation of the same API (under the same
+`wrangler dev`), the first four figures are measured for both, alternately in one run (ours,
+theirs, ours, theirs, ...) so that both see the same machine load, and printed with the ratio.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -31,6 +38,24 @@ from harness import ROOT, WorkerProcess  # noqa: E402
 from standins.docs_mcp import DocsMcpStandIn  # noqa: E402
 
 TOKEN = "bench-token"
+CONNECTIONS = 8
+ROUNDS = 3  # wrk slices per side and figure, alternating
+SLICE_SECONDS = 4
+
+
+@dataclass
+class Target:
+    """One implementation under test: ours, or the reference at REFERENCE_URL."""
+
+    name: str
+    base_url: str
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        url = urllib.parse.urlsplit(self.base_url)
+        if url.hostname not in ("127.0.0.1", "localhost"):
+            raise SystemExit(f"benchmarks run on loopback only, not {self.base_url}")
+        return "127.0.0.1", url.port or 80
 
 
 def order_100(i: int) -> dict:
@@ -52,22 +77,28 @@ def percentile(samples: list[float], p: float) -> float:
 class Client:
     """One keep-alive connection with the bench token; times JSON POSTs."""
 
-    def __init__(self, worker: WorkerProcess) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+    def __init__(self, target: Target) -> None:
+        self.conn = http.client.HTTPConnection(*target.host_port, timeout=60)
         self.headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
 
     def get(self, path: str) -> dict:
         self.conn.request("GET", path, headers=self.headers)
-        return json.loads(self.conn.getresponse().read())
+        resp = self.conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            raise SystemExit(f"GET {path} failed: {resp.status} {data[:300]!r}")
+        return json.loads(data)
 
-    def timed_post(self, path: str, body: dict, expect: int) -> tuple[float, dict]:
-        """(milliseconds, answer) of one POST; exits unless it answered `expect`."""
+    def timed_post(self, path: str, body: dict, expect: int | None) -> tuple[float, dict]:
+        """(milliseconds, answer) of one POST; exits unless it answered `expect` (any 2xx
+        when None: the reference answers its own way)."""
         start = time.perf_counter()
         self.conn.request("POST", path, json.dumps(body), self.headers)
         resp = self.conn.getresponse()
         data = resp.read()
         elapsed = (time.perf_counter() - start) * 1000
-        if resp.status != expect:
+        ok = resp.status == expect if expect else 200 <= resp.status < 300
+        if not ok:
             raise SystemExit(f"POST {path} failed: {resp.status} {data[:300]!r}")
         return elapsed, json.loads(data)
 
@@ -75,53 +106,83 @@ class Client:
 WARM_UP = 5  # the first requests warm up the isolate and SQLite; not counted
 
 
-def bench_create(worker: WorkerProcess, n: int) -> tuple[list[float], str]:
-    client = Client(worker)
-    times, order_id = [], ""
+def bench_create(targets: list[Target], n: int) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Creates 100-task orders, one per target in turn; their latencies and the last order."""
+    clients = {t.name: Client(t) for t in targets}
+    times: dict[str, list[float]] = {t.name: [] for t in targets}
+    orders: dict[str, str] = {}
     for i in range(n + WARM_UP):
-        elapsed, created = client.timed_post("/api/orders", order_100(i), 201)
-        order_id = created["order_id"]
-        if i >= WARM_UP:
-            times.append(elapsed)
-    return times, order_id
+        for t in targets:
+            expect = 201 if t.name == "ours" else None
+            elapsed, created = clients[t.name].timed_post("/api/orders", order_100(i), expect)
+            orders[t.name] = created["order_id"]
+            if i >= WARM_UP:
+                times[t.name].append(elapsed)
+    return times, orders
 
 
-def bench_list_wrk(worker: WorkerProcess, order_id: str, seconds: int, connections: int) -> float:
+@dataclass
+class Slice:
+    requests: int
+    seconds: float
+    non_2xx: int
+
+
+def wrk_slice(target: Target, path: str, seconds: int) -> Slice:
+    host, port = target.host_port
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-H", f"Authorization: Bearer {TOKEN}",
-         f"{worker.base_url}/api/tasks/{order_id}"],
+        ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds}s", "-H", f"Authorization: Bearer {TOKEN}",
+         f"http://{host}:{port}{path}"],
         capture_output=True, text=True, check=True,
     ).stdout
+    requests = non_2xx = 0
     for line in out.splitlines():
-        if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise SystemExit(f"could not read wrk output:\n{out}")
+        words = line.split()
+        if "requests in" in line:
+            requests = int(words[0])
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            non_2xx = int(words[-1])
+    if not requests:
+        raise SystemExit(f"could not read wrk output:\n{out}")
+    return Slice(requests, float(seconds), non_2xx)
 
 
-def bench_list_python(worker: WorkerProcess, order_id: str, seconds: int, connections: int) -> float:
+def python_slice(target: Target, path: str, seconds: int) -> Slice:
     deadline = time.monotonic() + seconds
-    counts = [0] * connections
+    counts = [0] * CONNECTIONS
+    failed = [0] * CONNECTIONS
 
     def loop(slot: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", worker.port, timeout=30)
+        conn = http.client.HTTPConnection(*target.host_port, timeout=30)
         while time.monotonic() < deadline:
-            conn.request("GET", f"/api/tasks/{order_id}", headers={"authorization": f"Bearer {TOKEN}"})
+            conn.request("GET", path, headers={"authorization": f"Bearer {TOKEN}"})
             resp = conn.getresponse()
             resp.read()
-            if resp.status == 200:
-                counts[slot] += 1
+            counts[slot] += 1
+            failed[slot] += not 200 <= resp.status < 400
 
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(connections)]
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(CONNECTIONS)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) / seconds
+    return Slice(sum(counts), float(seconds), sum(failed))
 
 
-def bench_log(worker: WorkerProcess, n: int) -> list[float]:
+def throughput(targets: list[Target], paths: dict[str, str], tool: str) -> dict[str, tuple[float, int]]:
+    """Requests per second and non-2xx count per target, over ROUNDS alternating slices."""
+    run = wrk_slice if tool == "wrk" else python_slice
+    slices: dict[str, list[Slice]] = {t.name: [] for t in targets}
+    for _ in range(ROUNDS):
+        for t in targets:
+            slices[t.name].append(run(t, paths[t.name], SLICE_SECONDS))
+    return {name: (sum(s.requests for s in ss) / sum(s.seconds for s in ss), sum(s.non_2xx for s in ss))
+            for name, ss in slices.items()}
+
+
+def bench_log(ours: Target, n: int) -> list[float]:
     """Latencies of POST /api/ops/log, which factories call at every step."""
-    client = Client(worker)
+    client = Client(ours)
     times = []
     for i in range(n + WARM_UP):
         body = {"source": "bench", "operation": "step", "order_id": "ORD-bench1",
@@ -132,9 +193,9 @@ def bench_log(worker: WorkerProcess, n: int) -> list[float]:
     return times
 
 
-def bench_help(worker: WorkerProcess, order_id: str, n: int) -> tuple[list[float], list[float]]:
+def bench_help(ours: Target, order_id: str, n: int) -> tuple[list[float], list[float]]:
     """Latencies of help requests: each miss asks a new question, each hit repeats one."""
-    client = Client(worker)
+    client = Client(ours)
     uuid = client.get(f"/api/tasks/{order_id}")["tasks"][0]["uuid"]
 
     def ask(question: str) -> tuple[float, dict]:
@@ -155,26 +216,65 @@ def bench_help(worker: WorkerProcess, order_id: str, n: int) -> tuple[list[float
     return misses, hits
 
 
+def middle_task(target: Target, order_id: str) -> str:
+    tasks = Client(target).get(f"/api/tasks/{order_id}")["tasks"]
+    return tasks[len(tasks) // 2]["uuid"]
+
+
 def main() -> None:
     wasm = ROOT / "build" / "index_bg.wasm"
     raw = wasm.read_bytes()
+    reference_url = os.environ.get("REFERENCE_URL", "").rstrip("/")
     docs = DocsMcpStandIn(corpus=CORPUS).start()
     worker = WorkerProcess({"API_TOKEN": TOKEN, "DOCS_MCP_URL": f"{docs.url}/mcp"},
                            name="bench").start()
+    ours = Target("ours", worker.base_url)
+    targets = [ours] + ([Target("reference", reference_url)] if reference_url else [])
+    tool = "wrk" if shutil.which("wrk") else "python"
     try:
-        times, order_id = bench_create(worker, n=200)
-        tool = "wrk" if shutil.which("wrk") else "python"
-        bench = bench_list_wrk if tool == "wrk" else bench_list_python
-        rps = bench(worker, order_id, seconds=10, connections=8)
-        misses, hits = bench_help(worker, order_id, n=40)
-        logs = bench_log(worker, n=200)
+        # The reference writes one row per round trip: fewer orders keep the run bounded.
+        times, orders = bench_create(targets, n=30 if reference_url else 200)
+        tasks = {t.name: middle_task(t, orders[t.name]) for t in targets}
+        reads = {
+            "GET /health (runtime cost per request)":
+                throughput(targets, {t.name: "/health" for t in targets}, tool),
+            "GET /api/tasks/:order_id (100 tasks)":
+                throughput(targets, {t.name: f"/api/tasks/{orders[t.name]}" for t in targets}, tool),
+            "GET /api/task/:uuid":
+                throughput(targets, {t.name: f"/api/task/{tasks[t.name]}" for t in targets}, tool),
+        }
+        misses, hits = bench_help(ours, orders["ours"], n=40)
+        logs = bench_log(ours, n=200)
     finally:
         worker.stop()
         docs.stop()
 
-    print(f"create 100-task order: p50 {statistics.median(times):.1f} ms, "
-          f"p99 {percentile(times, 99):.1f} ms over {len(times)} requests (target p50 < 50 ms)")
-    print(f"GET /api/tasks/:order_id (100 tasks): {rps:.0f} requests/s, 8 connections, 10 s ({tool})")
+    how = f"{CONNECTIONS} connections, {ROUNDS} x {SLICE_SECONDS} s per side ({tool})"
+    if reference_url:
+        print(f"side by side with {reference_url}, measured alternately; ratio = ours / reference "
+              f"throughput, reference / ours latency")
+    for figure, by_target in reads.items():
+        rps, non_2xx = by_target["ours"]
+        line = f"{figure}: {rps:.0f} requests/s"
+        if reference_url:
+            ref_rps, ref_non_2xx = by_target["reference"]
+            line += f", reference {ref_rps:.0f} requests/s, ratio {rps / ref_rps:.2f}x"
+            if ref_non_2xx:
+                line += f" (reference: {ref_non_2xx} non-2xx answers)"
+        if non_2xx:
+            line += f" (ours: {non_2xx} non-2xx answers)"
+        print(f"{line}; {how}")
+    list_rps = reads["GET /api/tasks/:order_id (100 tasks)"]["ours"][0]
+    single_rps = reads["GET /api/task/:uuid"]["ours"][0]
+    print(f"100-task list read / single-task read throughput: {list_rps / single_rps:.2f}x (target >= 0.9x)")
+    mine = times["ours"]
+    line = (f"create 100-task order: p50 {statistics.median(mine):.1f} ms, "
+            f"p99 {percentile(mine, 99):.1f} ms over {len(mine)} requests")
+    if reference_url:
+        theirs = times["reference"]
+        line += (f"; reference p50 {statistics.median(theirs):.1f} ms, p99 {percentile(theirs, 99):.1f} ms; "
+                 f"ratio {statistics.median(theirs) / statistics.median(mine):.1f}x (target >= 10x)")
+    print(line)
     print(f"POST /api/ops/log: p50 {statistics.median(logs):.1f} ms, "
           f"p99 {percentile(logs, 99):.1f} ms over {len(logs)} requests")
     print(f"help, cache miss (docs stand-in on loopback): p50 {statistics.median(misses):.1f} ms, "
@@ -182,7 +282,7 @@ def main() -> None:
     print(f"help, cache hit: p50 {statistics.median(hits):.1f} ms, "
           f"p99 {percentile(hits, 99):.1f} ms over {len(hits)} requests")
     print(f"release wasm: {len(raw) / 1024:.1f} KiB raw, {len(gzip.compress(raw, 9)) / 1024:.1f} KiB gzipped "
-          f"(target gzipped < 400 KB)")
+          f"(target gzipped < 250 KiB)")
 
 
 if __name__ == "__main__":

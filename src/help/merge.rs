@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::mcp::DocHit;
+use crate::upstream::docs::mcp::DocHit;
 use super::text::shorten;
 
 /// RRF's damping constant. The usual 60 flattens ranks over result lists of hundreds; the docs

@@ -16,11 +16,13 @@
 //! No `worker::Env` here: the handler passes the URL, timeouts and model in.
 
 pub mod answer;
-pub mod client;
-pub mod mcp;
 pub mod merge;
 pub mod query;
 pub mod text;
+
+/// The docs client moved to `upstream::docs`; this name stays until `handlers/help.rs` imports it
+/// from there.
+pub use crate::upstream::docs as client;
 
 /// Bumped whenever the answer's shape or wording changes, so old cache rows stop matching.
 const CACHE_KEY_VERSION: &str = "help-v1";

@@ -23,9 +23,12 @@
 
 pub mod batch;
 pub mod fuzzy;
-pub mod github;
 pub mod patch;
 pub mod verify;
+
+/// The GitHub client moved to `upstream::github`; this name stays until `batch.rs` imports it
+/// from there.
+pub use crate::upstream::github;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -8,6 +8,8 @@
 //! Nothing here reads `worker::Env`: callers pass URLs, keys and timeouts in, so the pure parts
 //! are unit-tested on the host. The async parts only run inside workerd.
 
+pub mod docs;
+pub mod github;
 pub mod http;
 pub mod model;
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::upstream::UpstreamError;
 
-use super::text::shorten;
+use crate::help::text::shorten;
 
 pub const TOOL_NAME: &str = "search_cloudflare_documentation";
 

@@ -33,6 +33,8 @@ pub use crate::upstream::github;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::upstream::budget::CallBudget;
+
 use crate::store::tasks::TaskRow;
 use crate::upstream::model::ChatModel;
 use fuzzy::{decide, ranked, RenameMatch, DEFAULT_TOP_K};
@@ -82,6 +84,8 @@ pub enum PlaceholderOutcome {
 }
 
 pub struct Remediator<'a> {
+    /// The request's upstream calls, drawn from by `github` and by every model call.
+    calls: Rc<CallBudget>,
     github: GitHub<'a>,
     model: Option<&'a ChatModel>,
     tree: RefCell<Option<Result<Rc<Tree>, GitHubError>>>,
@@ -90,8 +94,10 @@ pub struct Remediator<'a> {
 
 impl<'a> Remediator<'a> {
     pub fn new(config: &'a GitHubConfig, model: Option<&'a ChatModel>) -> Self {
+        let calls = Rc::new(CallBudget::new(config.max_calls));
         Self {
-            github: GitHub::new(config),
+            github: GitHub::new(config, Rc::clone(&calls)),
+            calls,
             model,
             tree: RefCell::new(None),
             default_branch: RefCell::new(None),
@@ -100,6 +106,11 @@ impl<'a> Remediator<'a> {
 
     pub fn github(&self) -> &GitHub<'a> {
         &self.github
+    }
+
+    /// The upstream calls this request may still make.
+    pub fn calls(&self) -> &CallBudget {
+        &self.calls
     }
 
     pub async fn find_renamed_file(&self, task: &TaskRow) -> Result<RenameOutcome, GitHubError> {
@@ -159,7 +170,7 @@ impl<'a> Remediator<'a> {
         let Some(model) = self.model else {
             return Ok(PlaceholderOutcome::NoModel);
         };
-        self.github.spend_call()?;
+        self.calls.spend()?;
         let (system, user) = patch::prompt(task, &template.text, siblings);
         let answer = match model.complete(&system, &user).await {
             Ok(answer) => answer,

@@ -1,6 +1,10 @@
 //! Outbound HTTP to the services the Worker depends on (docs search, the model endpoint, GitHub):
 //! deadlines, rate-limit signals and one error type for every way an upstream can fail.
 //!
+//! - [`budget`]: [`budget::CallBudget`], the upstream calls one request may still make, drawn
+//!   from by every client the request uses.
+//! - [`docs`]: the Cloudflare docs MCP server ([`docs::DocsClient`]) and its wire format.
+//! - [`github`]: core-github-api, the Worker that proxies GitHub ([`github::GitHub`]).
 //! - [`http`]: fetch with a deadline that covers the whole exchange, request builders, and the
 //!   pure header logic (`retry-after`, rate-limit detection).
 //! - [`model`]: an OpenAI-compatible chat-completions client ([`model::ChatModel`]).
@@ -8,6 +12,7 @@
 //! Nothing here reads `worker::Env`: callers pass URLs, keys and timeouts in, so the pure parts
 //! are unit-tested on the host. The async parts only run inside workerd.
 
+pub mod budget;
 pub mod docs;
 pub mod github;
 pub mod http;

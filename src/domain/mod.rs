@@ -11,4 +11,5 @@ pub mod page;
 pub mod path;
 pub mod placeholder;
 pub mod status;
+pub mod text;
 pub mod validate;

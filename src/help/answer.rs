@@ -6,7 +6,7 @@
 
 use super::merge::{normalize_url, Source};
 use super::query::strip_comment_markers;
-use super::text::shorten;
+use crate::domain::text::shorten;
 
 /// Bounds on what goes into the prompt: the sources are already budgeted by `merge`, these keep
 /// an agent's pasted log from crowding them out.

@@ -10,7 +10,8 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::text::shorten;
+use crate::domain::text::shorten;
+
 use crate::upstream::docs::mcp::DocHit;
 
 /// RRF's damping constant. The usual 60 flattens ranks over result lists of hundreds; the docs

@@ -11,8 +11,8 @@
 //! each call), as GitHub asks of integrations.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
 use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
 use base64::Engine;

@@ -20,6 +20,9 @@ pub mod model;
 
 use std::fmt;
 
+/// Moved to `domain::text`; this name stays until `remediation/batch.rs` imports it from there.
+pub(crate) use crate::domain::text::clip_chars;
+
 /// The longest upstream body kept in [`UpstreamError::Status`]; enough to log the cause, small
 /// enough that a chatty error page never bloats a log row.
 pub const MAX_ERROR_BODY_CHARS: usize = 512;
@@ -94,14 +97,6 @@ impl fmt::Display for UpstreamError {
 
 impl std::error::Error for UpstreamError {}
 
-/// The longest prefix of `s` with at most `max_chars` characters, cut on a char boundary.
-pub(crate) fn clip_chars(s: &str, max_chars: usize) -> &str {
-    match s.char_indices().nth(max_chars) {
-        Some((byte, _)) => &s[..byte],
-        None => s,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,12 +128,5 @@ mod tests {
         let err = UpstreamError::status(429, "", Some(7));
         assert_eq!(err.kind(), "http_status");
         assert_eq!(err.retry_after_secs(), Some(7));
-    }
-
-    #[test]
-    fn clip_chars_is_char_safe() {
-        assert_eq!(clip_chars("héllo", 2), "hé");
-        assert_eq!(clip_chars("hi", 10), "hi");
-        assert_eq!(clip_chars("", 0), "");
     }
 }

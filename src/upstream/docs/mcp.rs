@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::upstream::UpstreamError;
 
-use crate::help::text::shorten;
+use crate::domain::text::shorten;
 
 pub const TOOL_NAME: &str = "search_cloudflare_documentation";
 

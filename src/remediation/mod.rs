@@ -1,4 +1,5 @@
-//! GitHub remediation: the spec's `githubRemediation`, in Rust.
+//! GitHub remediation: the TypeScript original's `githubRemediation`, in Rust. The
+//! core-github-api operations it relies on are in `docs/upstreams/core-github-api.md`.
 //!
 //! A factory reports a missing file or placeholder; this module works out, through
 //! core-github-api (never api.github.com directly), whether the templates repository can fix it:

@@ -35,12 +35,10 @@ import uuid as uuidlib
 from pathlib import Path
 
 import pytest
+import requests  # what the original Python clients import; declared in requirements.txt
 
 from harness import WorkerProcess
 from orders import SAMPLE_ORDER
-
-requests = pytest.importorskip(
-    "requests", reason="the original's Python clients use requests; install it into .venv")
 
 # The sample order of seed_orders_and_tasks.py, shared with test_orders.py.
 SEED_PAYLOAD = SAMPLE_ORDER

@@ -6,19 +6,8 @@ import json
 
 import pytest
 
+from helpers import assert_error, fields_of
 from orders import order_body, unique_factory
-
-
-def assert_error(reply, status: int, code: str):
-    assert reply.status == status, reply.text
-    assert reply.headers.get("content-type", "").startswith("application/json")
-    assert set(reply.body) == {"error"}
-    assert reply.body["error"]["code"] == code
-    assert isinstance(reply.body["error"]["message"], str) and reply.body["error"]["message"]
-
-
-def fields_of(reply) -> list[str]:
-    return [d["field"] for d in reply.body["error"]["details"]]
 
 
 def one_file(file_path="a.ts", instructions=None, factory=None):

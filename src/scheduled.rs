@@ -13,12 +13,13 @@ use crate::domain::github_event::status_when_closed;
 use crate::error::ApiError;
 use crate::store::followups::{self, Transition};
 use crate::store::oplog::{self, LogEntry};
+use crate::store::Db;
 use crate::store::{database, housekeeping, internal, leases};
 use crate::upstream::budget::CallBudget;
 use crate::upstream::github::{GitHub, GitHubError};
 use serde_json::json;
 use std::rc::Rc;
-use worker::{console_error, D1Database, Env};
+use worker::{console_error, Env};
 
 /// GitHub calls per run at most: with the sweep and housekeeping, one run stays far under
 /// Workers' subrequest limit; the least recently checked follow-ups go first, so every one is
@@ -71,7 +72,7 @@ pub async fn run(env: &Env) {
 
 /// Asks GitHub for the state of the least recently checked active follow-ups and applies what
 /// changed, one D1 batch per follow-up (with the call's log row and its `checked_at`).
-async fn reconcile(db: &D1Database, config: &Config) -> Result<serde_json::Value, ApiError> {
+async fn reconcile(db: &Db, config: &Config) -> Result<serde_json::Value, ApiError> {
     let Some(github_config) = &config.github else {
         return Ok(json!({ "skipped": "GitHub is not configured" }));
     };

@@ -16,9 +16,10 @@ use crate::remediation::answer::Action;
 use crate::remediation::batch::remediate_all;
 use crate::remediation::Remediator;
 use crate::store::idempotency::{self, IN_PROGRESS};
+use crate::store::Db;
 use crate::store::{classify_write_error, database, error_events, internal, WriteConflict};
 use serde_json::json;
-use worker::{console_error, D1Database, Env, Request, Response};
+use worker::{console_error, Env, Request, Response};
 
 const SCOPE: &str = "factory_errors";
 /// 2000 items with a preview each come to about 1.5 MiB; 4 MiB leaves room for context.
@@ -84,7 +85,7 @@ pub async fn report(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
 
 /// The stored answer for `key`, the 409 while its work runs, or `None` when the key is new.
 async fn earlier_answer(
-    db: &D1Database,
+    db: &Db,
     key: &str,
     request_hash: &str,
 ) -> ApiResult<Option<worker::Result<Response>>> {
@@ -101,7 +102,7 @@ async fn earlier_answer(
 /// The claim on the key (if any) and every item, in `error_events` and `operation_logs`: one
 /// batch, so a batch is either recorded whole and claimed, or not at all.
 async fn record(
-    db: &D1Database,
+    db: &Db,
     batch: &ErrorBatch,
     key: Option<&str>,
     request_hash: &str,

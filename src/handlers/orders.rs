@@ -9,8 +9,9 @@ use crate::store::idempotency::{self, StoredAnswer};
 use crate::store::orders::{
     assign_ids, insert, IdempotencyRecord, InsertOutcome, IDEMPOTENCY_SCOPE, MAX_ID_ATTEMPTS,
 };
+use crate::store::Db;
 use crate::store::{database, internal};
-use worker::{console_error, D1Database, Env, Request, Response};
+use worker::{console_error, Env, Request, Response};
 
 const CREATED: u16 = 201;
 
@@ -73,7 +74,7 @@ pub(super) fn replay(
 
 /// A concurrent request with our key committed first: answer with what it answered.
 async fn replay_winner(
-    db: &D1Database,
+    db: &Db,
     key: Option<&str>,
     request_hash: &str,
 ) -> ApiResult<worker::Result<Response>> {

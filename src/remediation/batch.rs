@@ -7,8 +7,9 @@
 //! same tasks converge: one active follow-up per (task, type) by a unique index, one issue and
 //! one pull request per task by a claim in D1.
 
+use crate::store::Db;
 use serde_json::{json, Value};
-use worker::{console_error, D1Database, Delay};
+use worker::{console_error, Delay};
 
 use super::answer::{Action, Answer};
 use super::verify::placeholder_marker;
@@ -42,7 +43,7 @@ fn calls_needed(code: ErrorCode) -> u32 {
 
 /// Remediates every item in order. `remediator` is `None` when GitHub is not configured.
 pub async fn remediate_all(
-    db: &D1Database,
+    db: &Db,
     remediator: Option<&Remediator<'_>>,
     items: &[ErrorItem],
 ) -> Vec<Answer> {
@@ -81,7 +82,7 @@ pub async fn remediate_all(
 }
 
 async fn remediate(
-    db: &D1Database,
+    db: &Db,
     remediator: Option<&Remediator<'_>>,
     index: usize,
     item: &ErrorItem,
@@ -162,7 +163,7 @@ async fn remediate(
 }
 
 /// The task the item is about: by uuid (within the order), else by order, file and placeholder.
-async fn resolve_task(db: &D1Database, item: &ErrorItem) -> Result<Option<TaskRow>, ApiError> {
+async fn resolve_task(db: &Db, item: &ErrorItem) -> Result<Option<TaskRow>, ApiError> {
     match (&item.task_uuid, &item.placeholder) {
         (Some(uuid), _) => Ok(tasks::find_task(db, uuid)
             .await?
@@ -244,7 +245,7 @@ const CLAIM_POLL_MS: u64 = 250;
 
 /// Records one item's outcome; each method writes one D1 batch and builds the answer.
 struct Recorder<'r, 'a> {
-    db: &'r D1Database,
+    db: &'r Db,
     remediator: Option<&'r Remediator<'a>>,
     item: &'r ErrorItem,
     task: &'r TaskRow,

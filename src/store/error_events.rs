@@ -6,8 +6,9 @@
 //! whatever the chunk's length. Chunks stay well under D1's 2 MB limit on one bound value.
 
 use super::text;
+use super::Db;
 use crate::domain::error_report::ErrorItem;
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 /// Bytes of serialised items per chunk.
 const CHUNK_BYTES: usize = 512 * 1024;
@@ -29,10 +30,7 @@ const INSERT_LOGS: &str = "INSERT INTO operation_logs \
 
 /// The statements recording `items` in `error_events` and `operation_logs`, in order. The log
 /// row's details are the item with its `context` as JSON, not as the string it is stored as.
-pub fn insert_statements(
-    db: &D1Database,
-    items: &[ErrorItem],
-) -> worker::Result<Vec<D1PreparedStatement>> {
+pub fn insert_statements(db: &Db, items: &[ErrorItem]) -> worker::Result<Vec<D1PreparedStatement>> {
     let mut statements = Vec::new();
     for chunk in chunks(items)? {
         statements.push(db.prepare(INSERT_EVENTS).bind(&[text(&chunk)])?);

@@ -1,13 +1,14 @@
 //! Rows of `followups`: the queue of what a human (or later automation) should look at.
 
 use super::page::{json_or_text, Listing};
+use super::Db;
 use super::{int, internal, opt_text, prepare_bound, rows, text};
 use crate::domain::followup::{FollowupStatus, FollowupType, GithubKind};
 use crate::domain::followup_query::FollowupQuery;
 use crate::error::ApiError;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 /// A follow-up about to be written.
 #[derive(Debug, Clone)]
@@ -69,7 +70,7 @@ fn insert_params(followup: &NewFollowup) -> Vec<JsValue> {
 /// The insert of a follow-up that is closed from the start (a record of an applied fix),
 /// returning its id.
 pub fn insert_returning_statement(
-    db: &D1Database,
+    db: &Db,
     followup: &NewFollowup,
 ) -> worker::Result<D1PreparedStatement> {
     db.prepare(format!("{INSERT} RETURNING id"))
@@ -81,7 +82,7 @@ pub fn insert_returning_statement(
 /// returns `{id}`). Concurrent writers converge on one row: the partial unique index turns
 /// every insert but the first into nothing.
 pub fn ensure_active_statements(
-    db: &D1Database,
+    db: &Db,
     followup: &NewFollowup,
 ) -> worker::Result<Vec<D1PreparedStatement>> {
     let params = insert_params(followup);
@@ -106,7 +107,7 @@ pub fn ensure_active_statements(
 
 /// The newest open follow-up of `kind` for a task, so a repeated report reuses it.
 pub async fn find_open(
-    db: &D1Database,
+    db: &Db,
     task_uuid: &str,
     kind: &str,
 ) -> Result<Option<FollowupRef>, ApiError> {
@@ -195,7 +196,7 @@ const VIEW_COLUMNS: &str = "id, ts, order_id, task_uuid, type, impact_level, sta
 
 /// A page of follow-ups matching `query`, newest first; the cursor is the last id shown.
 pub async fn list(
-    db: &D1Database,
+    db: &Db,
     query: &FollowupQuery,
 ) -> Result<(Vec<FollowupView>, Option<i64>), ApiError> {
     let mut listing = Listing::new(&format!("SELECT {VIEW_COLUMNS} FROM followups"));
@@ -210,7 +211,7 @@ pub async fn list(
     Ok((rows.into_iter().map(FollowupView::from).collect(), next))
 }
 
-pub async fn get(db: &D1Database, id: i64) -> Result<Option<FollowupView>, ApiError> {
+pub async fn get(db: &Db, id: i64) -> Result<Option<FollowupView>, ApiError> {
     db.prepare(format!(
         "SELECT {VIEW_COLUMNS} FROM followups WHERE id = ?1"
     ))
@@ -254,7 +255,7 @@ const LIFTS_BLOCK: &str = "((?2 = 'fixed' AND f.type IN ('blocked', 'auto-fix-ap
 /// happening, so running them for a follow-up already in that status writes nothing; closing
 /// also releases the task's claim on the GitHub object, so a later report may open a new one.
 pub fn transition_statements(
-    db: &D1Database,
+    db: &Db,
     id: i64,
     change: &Transition,
 ) -> worker::Result<Vec<D1PreparedStatement>> {
@@ -317,7 +318,7 @@ pub enum PatchOutcome {
 
 /// `PATCH /api/followups/:id`: the change and its consequences in one batch, then the row.
 pub async fn set_status(
-    db: &D1Database,
+    db: &Db,
     id: i64,
     change: &Transition<'_>,
 ) -> Result<PatchOutcome, ApiError> {
@@ -354,7 +355,7 @@ pub async fn set_status(
 
 /// The id of the active follow-up of `kind` for a task.
 pub async fn active_of(
-    db: &D1Database,
+    db: &Db,
     task_uuid: Option<&str>,
     kind: &str,
 ) -> Result<Option<i64>, ApiError> {
@@ -367,7 +368,7 @@ pub async fn active_of(
 /// Follow-ups tracking GitHub object `number` of `kind` in `repo` (case-insensitive, as GitHub
 /// names are), newest first, with their status.
 pub async fn tracking(
-    db: &D1Database,
+    db: &Db,
     repo: &str,
     kind: GithubKind,
     number: u64,
@@ -404,7 +405,7 @@ pub struct Tracked {
 }
 
 /// Active follow-ups with a GitHub object, least recently checked first.
-pub async fn due_for_reconciliation(db: &D1Database, limit: u32) -> Result<Vec<Tracked>, ApiError> {
+pub async fn due_for_reconciliation(db: &Db, limit: u32) -> Result<Vec<Tracked>, ApiError> {
     let result = db
         .prepare(format!(
             "SELECT id, status, github_kind, github_repo, github_number FROM followups \
@@ -421,16 +422,13 @@ pub async fn due_for_reconciliation(db: &D1Database, limit: u32) -> Result<Vec<T
     rows(&result, "decoding follow-ups to reconcile")
 }
 
-pub fn mark_checked_statement(db: &D1Database, id: i64) -> worker::Result<D1PreparedStatement> {
+pub fn mark_checked_statement(db: &Db, id: i64) -> worker::Result<D1PreparedStatement> {
     db.prepare("UPDATE followups SET checked_at = CURRENT_TIMESTAMP WHERE id = ?1")
         .bind(&[int(id)])
 }
 
 /// Marks a task's open `blocked` follow-ups fixed (its problem was remediated since).
-pub fn resolve_blocked_statement(
-    db: &D1Database,
-    task_uuid: &str,
-) -> worker::Result<D1PreparedStatement> {
+pub fn resolve_blocked_statement(db: &Db, task_uuid: &str) -> worker::Result<D1PreparedStatement> {
     db.prepare(
         "UPDATE followups SET status = 'fixed', updated_at = CURRENT_TIMESTAMP \
          WHERE task_uuid = ?1 AND type = 'blocked' AND status IN ('open', 'triaging', 'needs_human')",

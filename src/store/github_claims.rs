@@ -5,11 +5,12 @@
 //! says. A claim whose winner died before recording anything is taken over after
 //! [`STALE_AFTER_SECS`]; closing the follow-up that tracks the object deletes the claim.
 
+use super::Db;
 use super::{int, internal, opt_text, rows, text};
 use crate::domain::followup::GithubKind;
 use crate::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 /// Long enough for any GitHub flow of one item to finish; short enough that a dead request
 /// does not hold a task's issue for long.
@@ -34,7 +35,7 @@ struct Row {
 
 /// Claims (task, kind) with `token`: inserted, or taken over when stale, in one statement.
 pub async fn claim(
-    db: &D1Database,
+    db: &Db,
     task_uuid: &str,
     kind: GithubKind,
     token: &str,
@@ -81,11 +82,7 @@ pub async fn claim(
 }
 
 /// What the claim says now (a loser polling for the winner's result).
-pub async fn read(
-    db: &D1Database,
-    task_uuid: &str,
-    kind: GithubKind,
-) -> Result<Option<String>, ApiError> {
+pub async fn read(db: &Db, task_uuid: &str, kind: GithubKind) -> Result<Option<String>, ApiError> {
     let row = db
         .prepare("SELECT token, url, number FROM github_claims WHERE task_uuid = ?1 AND kind = ?2")
         .bind(&[text(task_uuid), text(kind.as_str())])
@@ -98,7 +95,7 @@ pub async fn read(
 
 /// Records the created object on the claim `token` still holds.
 pub fn complete_statement(
-    db: &D1Database,
+    db: &Db,
     task_uuid: &str,
     kind: GithubKind,
     token: &str,
@@ -120,7 +117,7 @@ pub fn complete_statement(
 
 /// Gives the claim back after GitHub failed, so a later report may try again.
 pub fn release_statement(
-    db: &D1Database,
+    db: &Db,
     task_uuid: &str,
     kind: GithubKind,
     token: &str,

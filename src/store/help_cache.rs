@@ -1,11 +1,12 @@
 //! Cached help answers, keyed by task, question and error, with a time-to-live.
 
+use super::Db;
 use super::{internal, text};
 use crate::error::ApiError;
 use crate::help::answer::GuidanceKind;
 use crate::help::merge::Source;
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 /// Documentation changes slowly and agents retry the same question in bursts; six hours keeps
 /// answers fresh without asking the docs server again for every retry.
@@ -31,7 +32,7 @@ struct Row {
     answer: String,
 }
 
-pub async fn find(db: &D1Database, key: &str) -> Result<Option<CachedAnswer>, ApiError> {
+pub async fn find(db: &Db, key: &str) -> Result<Option<CachedAnswer>, ApiError> {
     let row = db
         .prepare(FIND)
         .bind(&[text(key), text(TTL_SQL)])
@@ -44,7 +45,7 @@ pub async fn find(db: &D1Database, key: &str) -> Result<Option<CachedAnswer>, Ap
 }
 
 pub fn store_statement(
-    db: &D1Database,
+    db: &Db,
     key: &str,
     task_uuid: &str,
     answer: &CachedAnswer,

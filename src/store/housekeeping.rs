@@ -1,9 +1,9 @@
 //! Deleting what has expired, in bounded batches: idempotency answers older than 24 hours,
 //! help-cache rows past their lifetime, and webhook delivery ids older than a week.
 
+use super::Db;
 use super::{changes, int, internal};
 use crate::error::ApiError;
-use worker::D1Database;
 
 /// Rows deleted per table per run at most; the next run takes the rest.
 pub const BATCH: i64 = 1000;
@@ -21,7 +21,7 @@ const EXPIRING: [(&str, &str, &str, i64); 3] = [
 ];
 
 /// Deletes expired rows; returns how many per table, in the order of `EXPIRING`.
-pub async fn run(db: &D1Database) -> Result<Vec<(&'static str, usize)>, ApiError> {
+pub async fn run(db: &Db) -> Result<Vec<(&'static str, usize)>, ApiError> {
     let statements = EXPIRING
         .iter()
         .map(|(table, key, age, secs)| {

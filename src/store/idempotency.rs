@@ -1,10 +1,11 @@
 //! Stored first answers of requests that carried an `Idempotency-Key`.
 
+use super::Db;
 use super::{internal, text};
 use crate::error::ApiError;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 /// How long a key is remembered. Clients retry within minutes; a day is generous and keeps
 /// the table small.
@@ -27,11 +28,7 @@ pub struct StoredAnswer {
     pub body: String,
 }
 
-pub async fn find(
-    db: &D1Database,
-    scope: &str,
-    key: &str,
-) -> Result<Option<StoredAnswer>, ApiError> {
+pub async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<StoredAnswer>, ApiError> {
     db.prepare(FIND)
         .bind(&[text(scope), text(key), text(TTL_SQL), text(STALE_CLAIM_SQL)])
         .map_err(internal("binding idempotency lookup"))?
@@ -43,7 +40,7 @@ pub async fn find(
 /// The statements that record an answer; they go in the batch of the work they answer for, so
 /// the key exists exactly when the work does. An expired row for the same key is dropped first.
 pub fn record_statements(
-    db: &D1Database,
+    db: &Db,
     scope: &str,
     key: &str,
     request_hash: &str,
@@ -77,7 +74,7 @@ const COMPLETE: &str = "UPDATE idempotency_keys SET status = ?4, body = ?5 \
 /// The statements that claim `key` for work about to start: they go in the batch that records
 /// the request, so exactly one request wins the claim (the others hit the primary key).
 pub fn claim_statements(
-    db: &D1Database,
+    db: &Db,
     scope: &str,
     key: &str,
     request_hash: &str,
@@ -97,12 +94,7 @@ const RELEASE: &str =
 
 /// Gives up a claim without an answer to replay, so the next request with the key does the
 /// work (again).
-pub async fn release(
-    db: &D1Database,
-    scope: &str,
-    key: &str,
-    request_hash: &str,
-) -> Result<(), ApiError> {
+pub async fn release(db: &Db, scope: &str, key: &str, request_hash: &str) -> Result<(), ApiError> {
     db.prepare(RELEASE)
         .bind(&[text(scope), text(key), text(request_hash)])
         .map_err(internal("binding idempotency release"))?
@@ -114,7 +106,7 @@ pub async fn release(
 
 /// Stores the answer of claimed work, which later retries replay.
 pub async fn complete(
-    db: &D1Database,
+    db: &Db,
     scope: &str,
     key: &str,
     request_hash: &str,

@@ -4,11 +4,11 @@
 //! task and flips it in the same `UPDATE`, so two agents asking at once never get the same task.
 
 use super::tasks::{TaskRow, LEASE_LIVE, TASK_COLUMNS};
+use super::Db;
 use super::{changes, int, internal, prepare_bound, rows, text};
 use crate::domain::lease::{ClaimRequest, HeartbeatRequest};
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
-use worker::D1Database;
 
 /// A lease as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,11 +36,7 @@ struct Found {
 }
 
 /// Claims the order's oldest pending task for `agent` (?2) for `lease_seconds` (?3).
-pub async fn claim_next(
-    db: &D1Database,
-    order_id: &str,
-    claim: &ClaimRequest,
-) -> Result<Claim, ApiError> {
+pub async fn claim_next(db: &Db, order_id: &str, claim: &ClaimRequest) -> Result<Claim, ApiError> {
     let order = "SELECT 1 AS found FROM orders WHERE id = ?1";
     let log = format!(
         "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
@@ -114,11 +110,7 @@ struct LeaseRow {
 }
 
 /// Extends a live lease held by `lease_token` to `lease_seconds` from now.
-pub async fn heartbeat(
-    db: &D1Database,
-    uuid: &str,
-    beat: HeartbeatRequest,
-) -> Result<Heartbeat, ApiError> {
+pub async fn heartbeat(db: &Db, uuid: &str, beat: HeartbeatRequest) -> Result<Heartbeat, ApiError> {
     let task = "SELECT 1 AS found FROM tasks WHERE uuid = ?1";
     let extend = format!(
         "UPDATE tasks SET lease_expires_at = datetime('now', '+' || ?3 || ' seconds') \
@@ -172,7 +164,7 @@ const EXPIRED: &str = "(SELECT uuid FROM tasks WHERE lease_expires_at <= datetim
 
 /// Returns every `in_progress` task whose lease expired to `pending`, clears its claim and logs
 /// `lease_expired` with the agent and token. Returns how many tasks were returned.
-pub async fn sweep_expired(db: &D1Database) -> Result<usize, ApiError> {
+pub async fn sweep_expired(db: &Db) -> Result<usize, ApiError> {
     let log = format!(
         "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
          SELECT 'orchestrator', order_id, uuid, 'lease_expired', 'warn', \

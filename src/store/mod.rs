@@ -17,13 +17,20 @@ pub mod tasks;
 
 use crate::error::ApiError;
 use wasm_bindgen::JsValue;
-use worker::{console_error, D1Database, D1PreparedStatement, Env};
+use worker::{console_error, D1DatabaseSession, D1PreparedStatement, D1SessionConstraint, Env};
 
 pub const DB_BINDING: &str = "DB";
 
-pub fn database(env: &Env) -> Result<D1Database, ApiError> {
+/// What every store function runs its SQL on: a D1 session (Sessions API), so that reads can be
+/// served by a replica and a client can read its own writes with a bookmark.
+pub type Db = D1DatabaseSession;
+
+/// A session whose first query goes to the primary: the same consistency as the bare binding.
+pub fn database(env: &Env) -> Result<Db, ApiError> {
     env.d1(DB_BINDING)
-        .map_err(internal("D1 binding 'DB' is missing"))
+        .map_err(internal("D1 binding 'DB' is missing"))?
+        .with_session_constraint(D1SessionConstraint::FirstPrimary)
+        .map_err(internal("opening a D1 session"))
 }
 
 /// Logs a D1 failure with its cause and turns it into an opaque 500.
@@ -37,7 +44,7 @@ pub fn internal(context: &'static str) -> impl FnOnce(worker::Error) -> ApiError
 /// Prepares `sql` and binds as many of `params` as its highest `?N` uses, so the statements of
 /// one batch can share one parameter list (SQLite refuses a binding past the highest `?N`).
 pub(crate) fn prepare_bound(
-    db: &D1Database,
+    db: &Db,
     sql: &str,
     params: &[JsValue],
 ) -> worker::Result<D1PreparedStatement> {

@@ -2,12 +2,12 @@
 //! computed by D1 from its indexes (one row per order reaches the Worker, never the tasks).
 
 use super::tasks::LEASE_LIVE;
+use super::Db;
 use super::{int, internal, rows, text};
 use crate::domain::followup::FollowupStatus;
 use crate::domain::page::Paging;
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
-use worker::D1Database;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Counts {
@@ -90,7 +90,7 @@ fn summary_select() -> String {
 /// A page of orders, newest first (by insertion), optionally of one factory. The cursor is
 /// the last order's rowid.
 pub async fn list(
-    db: &D1Database,
+    db: &Db,
     factory: Option<&str>,
     paging: Paging,
 ) -> Result<(Vec<OrderSummary>, Option<i64>), ApiError> {
@@ -130,7 +130,7 @@ pub async fn list(
 
 /// One order's summary and its live leases, from one batch; `None` for an unknown order.
 pub async fn one(
-    db: &D1Database,
+    db: &Db,
     order_id: &str,
 ) -> Result<Option<(OrderSummary, Vec<ActiveLease>)>, ApiError> {
     let summary = format!("{} WHERE o.id = ?1", summary_select());

@@ -6,11 +6,12 @@ use super::followups::{self, NewFollowup};
 use super::github_claims;
 use super::oplog::{self, LogEntry};
 use super::tasks;
+use super::Db;
 use super::{internal, rows};
 use crate::domain::followup::GithubKind;
 use crate::error::ApiError;
 use serde::Deserialize;
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 /// What happens to the task.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +59,7 @@ struct IdRow {
 }
 
 /// Writes the record in one batch and returns the id of its follow-up, if it has one.
-pub async fn record(db: &D1Database, item: ItemRecord<'_>) -> Result<Option<i64>, ApiError> {
+pub async fn record(db: &Db, item: ItemRecord<'_>) -> Result<Option<i64>, ApiError> {
     let bind = |context| internal(context);
     let mut statements: Vec<D1PreparedStatement> = Vec::new();
     match item.task {

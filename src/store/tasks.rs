@@ -1,11 +1,11 @@
 //! Reading tasks and changing their status.
 
+use super::Db;
 use super::{changes, internal, opt_int, opt_text, prepare_bound, rows, text};
 use crate::domain::lease::TaskLeaseState;
 use crate::domain::status::TaskStatus;
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
-use worker::D1Database;
 
 /// A row of `tasks`. The nullable columns are `Option` because rows written by the TypeScript
 /// orchestrator (or before migration 0007) may lack them.
@@ -46,7 +46,7 @@ pub const TASK_COLUMNS: &str = "uuid, order_id, file_path, placeholder, instruct
 
 /// Order and tasks come from one batch, so the list is consistent with the order it names.
 pub async fn find_order_with_tasks(
-    db: &D1Database,
+    db: &Db,
     order_id: &str,
 ) -> Result<Option<(OrderRow, Vec<TaskRow>)>, ApiError> {
     let find_order = db
@@ -80,7 +80,7 @@ pub async fn find_order_with_tasks(
     Ok(Some((order, tasks)))
 }
 
-pub async fn find_task(db: &D1Database, uuid: &str) -> Result<Option<TaskRow>, ApiError> {
+pub async fn find_task(db: &Db, uuid: &str) -> Result<Option<TaskRow>, ApiError> {
     db.prepare(format!("SELECT {TASK_COLUMNS} FROM tasks WHERE uuid = ?1"))
         .bind(&[text(uuid)])
         .map_err(internal("binding task lookup"))?
@@ -134,7 +134,7 @@ struct StateRow {
 /// Reads the state, logs old and new (and whether a live lease was bypassed), and updates,
 /// all in one batch. Any status but `in_progress` ends the lease; the fencing token stays.
 pub async fn set_status(
-    db: &D1Database,
+    db: &Db,
     uuid: &str,
     change: StatusRequest<'_>,
 ) -> Result<StatusChange, ApiError> {
@@ -203,7 +203,7 @@ pub async fn set_status(
 
 /// The task a factory meant when it named no uuid: by order, file and placeholder.
 pub async fn find_task_by_place(
-    db: &D1Database,
+    db: &Db,
     order_id: &str,
     file_path: &str,
     placeholder: &str,
@@ -220,10 +220,7 @@ pub async fn find_task_by_place(
 }
 
 /// The placeholders of the other tasks of the same order in `file_path`: a patch must keep them.
-pub async fn sibling_placeholders(
-    db: &D1Database,
-    task: &TaskRow,
-) -> Result<Vec<String>, ApiError> {
+pub async fn sibling_placeholders(db: &Db, task: &TaskRow) -> Result<Vec<String>, ApiError> {
     #[derive(Deserialize)]
     struct Row {
         placeholder: String,
@@ -249,7 +246,7 @@ pub async fn sibling_placeholders(
 
 /// Re-points a task, only if it still has the path the decision was made on.
 pub fn move_statement(
-    db: &D1Database,
+    db: &Db,
     uuid: &str,
     from: &str,
     to: &str,
@@ -261,7 +258,7 @@ pub fn move_statement(
     .bind(&[text(uuid), text(from), text(to)])
 }
 
-pub fn block_statement(db: &D1Database, uuid: &str) -> worker::Result<worker::D1PreparedStatement> {
+pub fn block_statement(db: &Db, uuid: &str) -> worker::Result<worker::D1PreparedStatement> {
     db.prepare(
         "UPDATE tasks SET status = 'blocked', blocked_by = 'remediation', \
            claimed_by = NULL, lease_expires_at = NULL, updated_at = CURRENT_TIMESTAMP \
@@ -272,10 +269,7 @@ pub fn block_statement(db: &D1Database, uuid: &str) -> worker::Result<worker::D1
 
 /// Puts a task blocked by remediation back to `pending` once its problem is fixed. Only a task
 /// remediation blocked is touched: one an agent blocked stays blocked.
-pub fn unblock_statement(
-    db: &D1Database,
-    uuid: &str,
-) -> worker::Result<worker::D1PreparedStatement> {
+pub fn unblock_statement(db: &Db, uuid: &str) -> worker::Result<worker::D1PreparedStatement> {
     db.prepare(UNBLOCK).bind(&[text(uuid)])
 }
 

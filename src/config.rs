@@ -34,6 +34,20 @@ pub struct Config {
     pub github: Option<GitHubConfig>,
     /// The secret GitHub signs webhook deliveries with (`GITHUB_WEBHOOK_SECRET`).
     pub webhook_secret: Option<Secret>,
+    /// Days an operation log row stays in D1 (`OPS_LOG_RETENTION_DAYS`) before the scheduled
+    /// handler archives it to R2 (or deletes it, with no bucket bound).
+    pub ops_log_retention_days: u32,
+}
+
+pub const DEFAULT_OPS_LOG_RETENTION_DAYS: u32 = 30;
+
+/// A whole number of days from 1 to ten years; anything else is the default (a typo must not
+/// make the archive take every row at once).
+pub fn retention_days(value: Option<&str>) -> u32 {
+    value
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|d| (1..=3650).contains(d))
+        .unwrap_or(DEFAULT_OPS_LOG_RETENTION_DAYS)
 }
 
 /// A secret value whose `Debug` never shows it.
@@ -96,6 +110,7 @@ impl Config {
             model,
             github,
             webhook_secret: read(env, "GITHUB_WEBHOOK_SECRET").map(Secret),
+            ops_log_retention_days: retention_days(read(env, "OPS_LOG_RETENTION_DAYS").as_deref()),
         }
     }
 }
@@ -136,6 +151,15 @@ mod tests {
     fn secrets_never_show_in_debug() {
         let shown = format!("{:?}", Secret("hunter2".into()));
         assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn retention_is_whole_days_or_the_default() {
+        assert_eq!(retention_days(None), 30);
+        assert_eq!(retention_days(Some("7")), 7);
+        for bad in ["0", "-1", "7.5", "x", "3651"] {
+            assert_eq!(retention_days(Some(bad)), 30, "{bad}");
+        }
     }
 
     #[test]

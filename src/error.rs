@@ -27,6 +27,8 @@ impl FieldError {
 pub enum ApiError {
     /// 400: the body is not JSON, or not the JSON shape the route takes.
     InvalidJson(String),
+    /// 400: the `x-d1-bookmark` header is not a bookmark; says why.
+    InvalidBookmark(String),
     /// 401: missing or wrong bearer token.
     Unauthorized,
     /// 404: no route with this path.
@@ -65,12 +67,14 @@ pub enum ApiError {
     Internal(&'static str),
     /// 503: `/api/*` is closed because no `API_TOKEN` secret is set.
     AuthNotConfigured,
+    /// 503: no R2 bucket is bound as `ARCHIVE`, so there is no operation-log archive to read.
+    ArchiveNotConfigured,
 }
 
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::InvalidJson(_) => 400,
+            ApiError::InvalidJson(_) | ApiError::InvalidBookmark(_) => 400,
             ApiError::Unauthorized | ApiError::InvalidSignature => 401,
             ApiError::RouteNotFound
             | ApiError::NotFound { .. }
@@ -84,7 +88,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => 415,
             ApiError::IdempotencyKeyReused | ApiError::Validation(_) => 422,
             ApiError::Internal(_) => 500,
-            ApiError::AuthNotConfigured | ApiError::WebhookNotConfigured => 503,
+            ApiError::AuthNotConfigured
+            | ApiError::WebhookNotConfigured
+            | ApiError::ArchiveNotConfigured => 503,
         }
     }
 
@@ -92,6 +98,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::InvalidBookmark(_) => "invalid_bookmark",
             ApiError::Unauthorized => "unauthorized",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::NotFound { .. } => "not_found",
@@ -109,12 +116,17 @@ impl ApiError {
             ApiError::Validation(_) => "validation_failed",
             ApiError::Internal(_) => "internal_error",
             ApiError::AuthNotConfigured => "auth_not_configured",
+            ApiError::ArchiveNotConfigured => "archive_not_configured",
         }
     }
 
     pub fn message(&self) -> String {
         match self {
             ApiError::InvalidJson(why) => format!("request body is not valid JSON: {why}"),
+            ApiError::InvalidBookmark(why) => format!(
+                "the x-d1-bookmark header {why}; send back the x-d1-bookmark of an earlier \
+                 answer unchanged, or no header"
+            ),
             ApiError::Unauthorized => {
                 "missing or invalid bearer token: send 'Authorization: Bearer <API_TOKEN>'".into()
             }
@@ -167,6 +179,10 @@ impl ApiError {
             ApiError::AuthNotConfigured => "the API_TOKEN secret is not set: run \
                  'wrangler secret put API_TOKEN' (or, for local development only, set the var \
                  AUTH_MODE=\"open\")"
+                .into(),
+            ApiError::ArchiveNotConfigured => "no R2 bucket is bound as ARCHIVE, so operation \
+                 log rows past retention are deleted, not archived: add an [[r2_buckets]] \
+                 binding named ARCHIVE to wrangler.toml to keep them"
                 .into(),
         }
     }
@@ -265,6 +281,8 @@ mod tests {
             ApiError::FollowupConflict { id: 1, other: 2 },
             ApiError::InvalidSignature,
             ApiError::WebhookNotConfigured,
+            ApiError::InvalidBookmark("x".into()),
+            ApiError::ArchiveNotConfigured,
         ];
         for err in all {
             assert!((400..600).contains(&err.status()), "{err:?}");

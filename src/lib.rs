@@ -6,7 +6,8 @@
 //! - `GET /api/tasks/:order_id`: an order's tasks, for factories pulling their list.
 //! - `GET /api/task/:uuid`, `POST /api/task/:uuid/status`: one task; compare-and-set status.
 //! - `POST /api/task/:uuid/help`: documentation-grounded help (docs MCP server, optional model).
-//! - `POST /api/ops/log`, `GET /api/ops/logs`: the operation log, written by all, read by operators.
+//! - `POST /api/ops/log`, `GET /api/ops/logs`: the operation log, written by all, read by operators;
+//!   `GET /api/ops/archive`: its rows past retention, archived to R2 (`archive`).
 //! - `POST /api/factory/errors`: a factory's error batch, recorded, then remediated through
 //!   GitHub (`remediation`), answered once per key.
 //! - `GET /api/followups`: the follow-up queue (blocked tasks, warnings, applied fixes);
@@ -16,12 +17,13 @@
 //! - `POST /api/github/webhook`: signed GitHub deliveries that close follow-ups.
 //!
 //! The `scheduled` handler (every minute) sweeps expired leases, reconciles follow-ups with
-//! GitHub and deletes expired rows.
+//! GitHub, deletes expired rows and moves operation-log rows past retention to R2.
 //!
 //! A request flows `router` -> `handlers` -> `store` (D1); values are checked in `domain`
 //! before anything is written, and every failure is an `error::ApiError`
 //! (see `docs/ARCHITECTURE.md`).
 
+pub mod archive;
 pub mod auth;
 pub mod config;
 pub mod domain;

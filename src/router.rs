@@ -1,6 +1,7 @@
 //! The one route table, in the order of `openapi.yaml`: method and path to a [`Route`].
 
 use crate::error::ApiError;
+use crate::store::Consistency;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -17,6 +18,7 @@ pub enum Route<'a> {
     TaskHelp { uuid: &'a str },
     AppendLog,
     ListLogs,
+    ArchivedLogs,
     ReportErrors,
     ListFollowups,
     GetFollowup { id: &'a str },
@@ -29,6 +31,33 @@ impl Route<'_> {
     /// cannot send a bearer token.
     pub fn needs_auth(&self) -> bool {
         !matches!(self, Route::Health | Route::OpenApi | Route::GithubWebhook)
+    }
+
+    /// The D1 session the route opens, if it touches D1 at all. Reads that may be a moment
+    /// stale may be served by a replica; everything that writes, or reads to decide a write
+    /// (claims, compare-and-set, idempotency lookups), starts at the primary. A client that
+    /// sends a bookmark reads at least as fresh as that bookmark either way.
+    pub fn consistency(&self) -> Option<Consistency> {
+        match self {
+            // The archive lives in R2, not D1.
+            Route::Health | Route::OpenApi | Route::ArchivedLogs => None,
+            Route::ListOrders
+            | Route::GetOrder { .. }
+            | Route::ListOrderTasks { .. }
+            | Route::GetTask { .. }
+            | Route::ListLogs
+            | Route::ListFollowups
+            | Route::GetFollowup { .. } => Some(Consistency::Replica),
+            Route::CreateOrder
+            | Route::ClaimNextTask { .. }
+            | Route::SetTaskStatus { .. }
+            | Route::Heartbeat { .. }
+            | Route::TaskHelp { .. }
+            | Route::AppendLog
+            | Route::ReportErrors
+            | Route::PatchFollowup { .. }
+            | Route::GithubWebhook => Some(Consistency::Primary),
+        }
     }
 }
 
@@ -60,6 +89,7 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
             ["api", "task", uuid, "help"] => (POST, [Some(Route::TaskHelp { uuid }), None]),
             ["api", "ops", "log"] => (POST, [Some(Route::AppendLog), None]),
             ["api", "ops", "logs"] => (GET, [Some(Route::ListLogs), None]),
+            ["api", "ops", "archive"] => (GET, [Some(Route::ArchivedLogs), None]),
             ["api", "factory", "errors"] => (POST, [Some(Route::ReportErrors), None]),
             ["api", "followups"] => (GET, [Some(Route::ListFollowups), None]),
             ["api", "followups", id] => (
@@ -116,6 +146,7 @@ mod tests {
         );
         assert_eq!(resolve("POST", "/api/ops/log"), Ok(Route::AppendLog));
         assert_eq!(resolve("GET", "/api/ops/logs"), Ok(Route::ListLogs));
+        assert_eq!(resolve("GET", "/api/ops/archive"), Ok(Route::ArchivedLogs));
         assert_eq!(resolve("GET", "/api/followups"), Ok(Route::ListFollowups));
         assert_eq!(
             resolve("POST", "/api/factory/errors"),
@@ -176,5 +207,29 @@ mod tests {
         assert!(!Route::OpenApi.needs_auth());
         assert!(Route::CreateOrder.needs_auth());
         assert!(!Route::GithubWebhook.needs_auth());
+    }
+
+    #[test]
+    fn writes_start_at_the_primary_and_plain_reads_may_use_a_replica() {
+        assert_eq!(Route::Health.consistency(), None);
+        assert_eq!(Route::OpenApi.consistency(), None);
+        for read in [
+            Route::ListOrders,
+            Route::GetTask { uuid: "A" },
+            Route::ListLogs,
+            Route::GetFollowup { id: "1" },
+        ] {
+            assert_eq!(read.consistency(), Some(Consistency::Replica), "{read:?}");
+        }
+        for write in [
+            Route::CreateOrder,
+            Route::ClaimNextTask { order_id: "O" },
+            Route::SetTaskStatus { uuid: "A" },
+            Route::TaskHelp { uuid: "A" },
+            Route::PatchFollowup { id: "1" },
+            Route::GithubWebhook,
+        ] {
+            assert_eq!(write.consistency(), Some(Consistency::Primary), "{write:?}");
+        }
     }
 }

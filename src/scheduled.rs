@@ -5,8 +5,11 @@
 //! - the lease sweep: expired leases give their tasks back (`pending`);
 //! - GitHub reconciliation: follow-ups whose PR or issue changed on GitHub without a webhook
 //!   reaching us (GitHub never retries a failed delivery) get the same transitions;
-//! - housekeeping: expired idempotency answers, help-cache rows and webhook delivery ids go.
+//! - housekeeping: expired idempotency answers, help-cache rows and webhook delivery ids go;
+//! - the operation-log archive: rows past `OPS_LOG_RETENTION_DAYS` move to R2, then leave D1
+//!   (`archive`).
 
+use crate::archive;
 use crate::config::Config;
 use crate::domain::followup::GithubKind;
 use crate::domain::github_event::status_when_closed;
@@ -14,7 +17,7 @@ use crate::error::ApiError;
 use crate::store::followups::{self, Transition};
 use crate::store::oplog::{self, LogEntry};
 use crate::store::Db;
-use crate::store::{database, housekeeping, internal, leases};
+use crate::store::{housekeeping, internal, leases, open, Consistency};
 use crate::upstream::budget::CallBudget;
 use crate::upstream::github::{GitHub, GitHubError};
 use serde_json::json;
@@ -27,7 +30,7 @@ use worker::{console_error, Env};
 pub const RECONCILE_PER_RUN: u32 = 20;
 
 pub async fn run(env: &Env) {
-    let db = match database(env) {
+    let db = match open(env, Consistency::Primary, None) {
         Ok(db) => db,
         Err(err) => {
             console_error!("scheduled: {err:?}");
@@ -54,6 +57,22 @@ pub async fn run(env: &Env) {
                 .into(),
         ),
         Err(err) => report.insert("housekeeping_error".into(), json!(format!("{err:?}"))),
+    };
+    match archive::run(
+        &db,
+        archive::bucket(env).as_ref(),
+        config.ops_log_retention_days,
+    )
+    .await
+    {
+        Ok(summary) => {
+            // A group that could not be archived keeps its rows; the run says so at `error`.
+            if summary["failed"].as_array().is_some_and(|f| !f.is_empty()) {
+                report.insert("archive_error".into(), summary["failed"].clone());
+            }
+            report.insert("archive".into(), summary)
+        }
+        Err(err) => report.insert("archive_error".into(), json!(format!("{err:?}"))),
     };
     let failed = report.keys().any(|k| k.ends_with("_error"));
     let entry = LogEntry::orchestrator("scheduled_run", report.into()).level(if failed {

@@ -54,8 +54,10 @@ class Reply:
 
 
 class WorkerProcess:
-    def __init__(self, vars: dict[str, str], name: str = "worker") -> None:
+    def __init__(self, vars: dict[str, str], name: str = "worker", archive: bool = True) -> None:
+        """`archive=False` starts the Worker without its R2 bucket (the no-bucket case)."""
         self.vars = dict(vars)
+        self.archive = archive
         self.dir = Path(tempfile.mkdtemp(prefix=f"mc-{name}-"))
         self.state = self.dir / "state"
         self.port = free_port()
@@ -80,8 +82,16 @@ class WorkerProcess:
             f"database_id = {_toml_value(d1['database_id'])}",
             f"migrations_dir = {_toml_value(str(ROOT / 'migrations'))}",
             "",
-            "[vars]",
         ]
+        if self.archive:
+            r2 = real["r2_buckets"][0]
+            lines += [
+                "[[r2_buckets]]",
+                f"binding = {_toml_value(r2['binding'])}",
+                f"bucket_name = {_toml_value(r2['bucket_name'])}",
+                "",
+            ]
+        lines += ["[vars]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.vars.items()]
         path = self.dir / "wrangler.toml"
         path.write_text("\n".join(lines) + "\n")
@@ -185,6 +195,26 @@ class WorkerProcess:
         return self.get(f"/__scheduled?cron={quote(cron)}", token=None, timeout=60)
 
     # -- D1, read straight from workerd's SQLite file ------------------------------------------
+
+    def r2_objects(self) -> dict[str, bytes]:
+        """The local ARCHIVE bucket as miniflare stores it (key -> bytes), read from disk, so
+        tests see the objects without going through the Worker."""
+        root = self.state / "v3" / "r2"
+        # miniflare keeps its own metadata.sqlite beside the bucket's object index.
+        meta = [f for f in glob.glob(str(root / "miniflare-R2BucketObject" / "*.sqlite"))
+                if not f.endswith("metadata.sqlite")]
+        objects: dict[str, bytes] = {}
+        for path in meta:
+            con = sqlite3.connect(path, timeout=10)
+            try:
+                rows = con.execute("SELECT key, blob_id FROM _mf_objects").fetchall()
+            finally:
+                con.close()
+            for key, blob_id in rows:
+                blobs = glob.glob(str(root / "*" / "blobs" / blob_id))
+                if blobs:
+                    objects[key] = Path(blobs[0]).read_bytes()
+        return objects
 
     def db_path(self) -> str:
         # miniflare keeps a metadata.sqlite beside the database file itself.

@@ -1,5 +1,6 @@
 //! Request and response values of the API, validated at the edge; pure and unit-tested natively.
 
+pub mod bookmark;
 pub mod error_report;
 pub mod followup;
 pub mod followup_query;

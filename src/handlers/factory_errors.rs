@@ -17,7 +17,7 @@ use crate::remediation::batch::remediate_all;
 use crate::remediation::Remediator;
 use crate::store::idempotency::{self, IN_PROGRESS};
 use crate::store::Db;
-use crate::store::{classify_write_error, database, error_events, internal, WriteConflict};
+use crate::store::{classify_write_error, error_events, internal, WriteConflict};
 use serde_json::json;
 use worker::{console_error, Env, Request, Response};
 
@@ -27,25 +27,24 @@ const MAX_ERRORS_BODY: usize = 4 << 20;
 /// What a client waiting on an in-progress batch is told to wait.
 const RETRY_AFTER_SECS: u32 = 5;
 
-pub async fn report(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+pub async fn report(req: &mut Request, env: &Env, db: &Db) -> ApiResult<worker::Result<Response>> {
     let header_key = parse_key(req.headers().get(HEADER).ok().flatten().as_deref())?;
     let batch = parse_error_batch(&read_json(req, MAX_ERRORS_BODY).await?)?;
     let key = header_key.or_else(|| batch.batch_id.clone());
     let request_hash = fingerprint(batch.canonical().as_bytes());
-    let db = database(env)?;
 
     if let Some(key) = &key {
-        if let Some(answer) = earlier_answer(&db, key, &request_hash).await? {
+        if let Some(answer) = earlier_answer(db, key, &request_hash).await? {
             return Ok(answer);
         }
     }
-    if let Err(err) = record(&db, &batch, key.as_deref(), &request_hash).await {
+    if let Err(err) = record(db, &batch, key.as_deref(), &request_hash).await {
         // Another request claimed the key between our lookup and our write.
         if let (Some(key), WriteConflict::Unique { table }) =
             (&key, classify_write_error(&err.to_string()))
         {
             if table == "idempotency_keys" {
-                if let Some(answer) = earlier_answer(&db, key, &request_hash).await? {
+                if let Some(answer) = earlier_answer(db, key, &request_hash).await? {
                     return Ok(answer);
                 }
             }
@@ -58,7 +57,7 @@ pub async fn report(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
         .github
         .as_ref()
         .map(|gh| Remediator::new(gh, config.model.as_ref()));
-    let answers = remediate_all(&db, remediator.as_ref(), &batch.items).await;
+    let answers = remediate_all(db, remediator.as_ref(), &batch.items).await;
     let body = json!({
         "ok": true,
         "batch_id": key,
@@ -71,9 +70,9 @@ pub async fn report(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
         // remediation again. Releasing the key allows that; what was done is found again
         // (follow-ups, issues, branches and pull requests are reused, never duplicated).
         let stored = if answers.iter().any(|a| a.action == Action::Deferred) {
-            idempotency::release(&db, SCOPE, key, &request_hash).await
+            idempotency::release(db, SCOPE, key, &request_hash).await
         } else {
-            idempotency::complete(&db, SCOPE, key, &request_hash, 200, &body).await
+            idempotency::complete(db, SCOPE, key, &request_hash, 200, &body).await
         };
         // The work is done either way; a failure here only costs a retry its replay.
         if let Err(err) = stored {

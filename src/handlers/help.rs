@@ -17,7 +17,7 @@ use crate::http::{self, read_json};
 use crate::store::help_cache::{self, CachedAnswer};
 use crate::store::oplog::{self, LogEntry};
 use crate::store::tasks::{find_task, TaskRow};
-use crate::store::{database, internal};
+use crate::store::{internal, Db};
 use crate::upstream::docs::DocsClient;
 use serde_json::{json, Value};
 use worker::{console_warn, Date, Env, Request, Response};
@@ -57,7 +57,12 @@ struct Composed {
     problems: Vec<String>,
 }
 
-pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker::Result<Response>> {
+pub async fn help(
+    req: &mut Request,
+    env: &Env,
+    db: &Db,
+    uuid: &str,
+) -> ApiResult<worker::Result<Response>> {
     let ask = parse_help_request(&read_json(req, MAX_HELP_BODY).await?)?;
     let not_found = || ApiError::NotFound {
         resource: "task",
@@ -66,13 +71,12 @@ pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker:
     if !is_plausible_id(uuid) {
         return Err(not_found());
     }
-    let db = database(env)?;
-    let task = find_task(&db, uuid).await?.ok_or_else(not_found)?;
+    let task = find_task(db, uuid).await?.ok_or_else(not_found)?;
     let config = Config::from_env(env);
     let started = Date::now().as_millis();
 
     let key = cache_key(uuid, ask.question.as_deref(), ask.error.as_deref());
-    let (composed, cache_hit) = match help_cache::find(&db, &key).await? {
+    let (composed, cache_hit) = match help_cache::find(db, &key).await? {
         Some(answer) => (
             Composed {
                 answer,
@@ -107,11 +111,10 @@ pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker:
             "duration_ms": duration_ms,
         }),
     };
-    let mut writes =
-        vec![oplog::insert_statement(&db, &log).map_err(internal("binding help log"))?];
+    let mut writes = vec![oplog::insert_statement(db, &log).map_err(internal("binding help log"))?];
     if !cache_hit && !composed.degraded {
         writes.push(
-            help_cache::store_statement(&db, &key, &task.uuid, &composed.answer)
+            help_cache::store_statement(db, &key, &task.uuid, &composed.answer)
                 .map_err(internal("binding help cache"))?,
         );
     }

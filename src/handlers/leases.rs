@@ -5,15 +5,15 @@ use crate::domain::ids::is_plausible_id;
 use crate::domain::lease::{parse_claim, parse_heartbeat};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, read_json};
-use crate::store::database;
 use crate::store::leases::{self, Claim, Heartbeat};
+use crate::store::Db;
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 /// A claim or heartbeat body is a few dozen bytes.
 const MAX_LEASE_BODY: usize = 4 * 1024;
 
-pub async fn next(req: &mut Request, env: &Env, order_id: &str) -> ApiResult<Response> {
+pub async fn next(req: &mut Request, db: &Db, order_id: &str) -> ApiResult<Response> {
     let claim = parse_claim(&read_json(req, MAX_LEASE_BODY).await?)?;
     let unknown = || ApiError::NotFound {
         resource: "order",
@@ -22,8 +22,7 @@ pub async fn next(req: &mut Request, env: &Env, order_id: &str) -> ApiResult<Res
     if !is_plausible_id(order_id) {
         return Err(unknown());
     }
-    let db = database(env)?;
-    match leases::claim_next(&db, order_id, &claim).await? {
+    match leases::claim_next(db, order_id, &claim).await? {
         Claim::Claimed { task, lease } => {
             Ok(http::json(200, &json!({ "task": task, "lease": lease }))?)
         }
@@ -34,7 +33,7 @@ pub async fn next(req: &mut Request, env: &Env, order_id: &str) -> ApiResult<Res
     }
 }
 
-pub async fn heartbeat(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<Response> {
+pub async fn heartbeat(req: &mut Request, db: &Db, uuid: &str) -> ApiResult<Response> {
     let beat = parse_heartbeat(&read_json(req, MAX_LEASE_BODY).await?)?;
     let unknown = || ApiError::NotFound {
         resource: "task",
@@ -43,8 +42,7 @@ pub async fn heartbeat(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<Re
     if !is_plausible_id(uuid) {
         return Err(unknown());
     }
-    let db = database(env)?;
-    match leases::heartbeat(&db, uuid, beat).await? {
+    match leases::heartbeat(db, uuid, beat).await? {
         Heartbeat::Extended(lease) => {
             Ok(http::json(200, &json!({ "uuid": uuid, "lease": lease }))?)
         }

@@ -9,17 +9,15 @@ use crate::store::idempotency::{self, StoredAnswer};
 use crate::store::orders::{
     assign_ids, insert, IdempotencyRecord, InsertOutcome, IDEMPOTENCY_SCOPE, MAX_ID_ATTEMPTS,
 };
-use crate::store::Db;
-use crate::store::{database, internal};
-use worker::{console_error, Env, Request, Response};
+use crate::store::{internal, Db};
+use worker::{console_error, Request, Response};
 
 const CREATED: u16 = 201;
 
-pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+pub async fn create(req: &mut Request, db: &Db) -> ApiResult<worker::Result<Response>> {
     let key = parse_key(req.headers().get(HEADER).ok().flatten().as_deref())?;
     let body = read_json(req, MAX_BODY_BYTES).await?;
     let order = parse_new_order(&body)?;
-    let db = database(env)?;
 
     // The fingerprint covers the validated order, so a retry that differs only in whitespace
     // or `./` prefixes still counts as the same request.
@@ -29,7 +27,7 @@ pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
             .as_bytes(),
     );
     if let Some(key) = &key {
-        if let Some(stored) = idempotency::find(&db, IDEMPOTENCY_SCOPE, key).await? {
+        if let Some(stored) = idempotency::find(db, IDEMPOTENCY_SCOPE, key).await? {
             return replay(stored, &request_hash);
         }
     }
@@ -44,11 +42,11 @@ pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
             status: CREATED,
             body: &answer,
         });
-        match insert(&db, &created, record.as_ref()).await {
+        match insert(db, &created, record.as_ref()).await {
             InsertOutcome::Inserted => return Ok(http::raw_json(CREATED, answer)),
             InsertOutcome::IdCollision => continue,
             InsertOutcome::KeyTaken => {
-                return replay_winner(&db, key.as_deref(), &request_hash).await
+                return replay_winner(db, key.as_deref(), &request_hash).await
             }
             InsertOutcome::Failed(err) => return Err(internal("writing order")(err)),
         }

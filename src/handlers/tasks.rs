@@ -6,10 +6,10 @@ use crate::domain::status::TaskStatus;
 use crate::domain::validate::{body_object, kind, Checker};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, read_json};
-use crate::store::database;
 use crate::store::tasks::{self, StatusChange, StatusRequest};
+use crate::store::Db;
 use serde_json::{json, Map, Value};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 /// A status body is a few dozen bytes; anything near this is not one.
 const MAX_STATUS_BODY: usize = 4 * 1024;
@@ -21,7 +21,7 @@ fn task_not_found(uuid: &str) -> ApiError {
     }
 }
 
-pub async fn list_for_order(env: &Env, order_id: &str) -> ApiResult<worker::Result<Response>> {
+pub async fn list_for_order(db: &Db, order_id: &str) -> ApiResult<worker::Result<Response>> {
     let not_found = || ApiError::NotFound {
         resource: "order",
         id: order_id.to_owned(),
@@ -29,8 +29,7 @@ pub async fn list_for_order(env: &Env, order_id: &str) -> ApiResult<worker::Resu
     if !is_plausible_id(order_id) {
         return Err(not_found());
     }
-    let db = database(env)?;
-    let (order, tasks) = tasks::find_order_with_tasks(&db, order_id)
+    let (order, tasks) = tasks::find_order_with_tasks(db, order_id)
         .await?
         .ok_or_else(not_found)?;
     Ok(http::json(
@@ -44,12 +43,11 @@ pub async fn list_for_order(env: &Env, order_id: &str) -> ApiResult<worker::Resu
     ))
 }
 
-pub async fn get(env: &Env, uuid: &str) -> ApiResult<worker::Result<Response>> {
+pub async fn get(db: &Db, uuid: &str) -> ApiResult<worker::Result<Response>> {
     if !is_plausible_id(uuid) {
         return Err(task_not_found(uuid));
     }
-    let db = database(env)?;
-    let task = tasks::find_task(&db, uuid)
+    let task = tasks::find_task(db, uuid)
         .await?
         .ok_or_else(|| task_not_found(uuid))?;
     Ok(http::json(200, &task))
@@ -57,7 +55,7 @@ pub async fn get(env: &Env, uuid: &str) -> ApiResult<worker::Result<Response>> {
 
 pub async fn set_status(
     req: &mut Request,
-    env: &Env,
+    db: &Db,
     uuid: &str,
 ) -> ApiResult<worker::Result<Response>> {
     let body = read_json(req, MAX_STATUS_BODY).await?;
@@ -65,14 +63,13 @@ pub async fn set_status(
     if !is_plausible_id(uuid) {
         return Err(task_not_found(uuid));
     }
-    let db = database(env)?;
     let request = StatusRequest {
         to: change.to,
         expected: change.expected,
         lease_token: change.lease_token,
         note: change.note.as_deref(),
     };
-    match tasks::set_status(&db, uuid, request).await? {
+    match tasks::set_status(db, uuid, request).await? {
         StatusChange::Changed { previous } => Ok(http::json(
             200,
             &json!({ "uuid": uuid, "status": change.to, "previous_status": previous }),

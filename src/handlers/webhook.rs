@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, check_content_type};
 use crate::store::followups::{self, Transition};
 use crate::store::oplog::{self, LogEntry};
-use crate::store::{classify_write_error, database, internal, text, WriteConflict};
+use crate::store::{classify_write_error, internal, text, Db, WriteConflict};
 use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
@@ -17,7 +17,7 @@ use worker::{Env, Request, Response};
 /// a pull request with a long description.
 const MAX_WEBHOOK_BODY: usize = 4 << 20;
 
-pub async fn receive(req: &mut Request, env: &Env) -> ApiResult<Response> {
+pub async fn receive(req: &mut Request, env: &Env, db: &Db) -> ApiResult<Response> {
     let config = Config::from_env(env);
     let secret = config
         .webhook_secret
@@ -58,7 +58,6 @@ pub async fn receive(req: &mut Request, env: &Env) -> ApiResult<Response> {
     }
     let payload: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
-    let db = database(env)?;
     let decision = interpret(&event, &payload);
     let actor = payload
         .pointer("/sender/login")
@@ -75,7 +74,7 @@ pub async fn receive(req: &mut Request, env: &Env) -> ApiResult<Response> {
             to,
             ..
         } => {
-            let tracked = followups::tracking(&db, repo, *kind, *number).await?;
+            let tracked = followups::tracking(db, repo, *kind, *number).await?;
             let ids = targets(&tracked, *to);
             (if ids.is_empty() { "ignored" } else { "applied" }, ids)
         }
@@ -94,7 +93,7 @@ pub async fn receive(req: &mut Request, env: &Env) -> ApiResult<Response> {
         };
         for id in &ids {
             statements.extend(
-                followups::transition_statements(&db, *id, &change)
+                followups::transition_statements(db, *id, &change)
                     .map_err(internal("binding follow-up change"))?,
             );
         }
@@ -116,7 +115,7 @@ pub async fn receive(req: &mut Request, env: &Env) -> ApiResult<Response> {
     let entry = LogEntry::orchestrator("github_webhook", details)
         .level(level)
         .source("github");
-    statements.push(oplog::insert_statement(&db, &entry).map_err(internal("binding log"))?);
+    statements.push(oplog::insert_statement(db, &entry).map_err(internal("binding log"))?);
 
     let outcome = match db.batch(statements).await {
         Ok(_) => outcome,

@@ -1,6 +1,7 @@
 //! The only code that speaks SQL to D1. SQL sits in constants beside the function that runs it;
 //! anything that must be all-or-nothing is one `batch`.
 
+pub mod archive;
 pub mod error_events;
 pub mod followups;
 pub mod github_claims;
@@ -15,22 +16,53 @@ pub mod page;
 pub mod remediation;
 pub mod tasks;
 
+use crate::domain::bookmark::Bookmark;
 use crate::error::ApiError;
 use wasm_bindgen::JsValue;
 use worker::{console_error, D1DatabaseSession, D1PreparedStatement, D1SessionConstraint, Env};
 
 pub const DB_BINDING: &str = "DB";
 
-/// What every store function runs its SQL on: a D1 session (Sessions API), so that reads can be
-/// served by a replica and a client can read its own writes with a bookmark.
+/// What every store function runs its SQL on: a D1 session (Sessions API), opened once per
+/// request, so that reads can be served by a replica and a client can read its own writes.
 pub type Db = D1DatabaseSession;
 
-/// A session whose first query goes to the primary: the same consistency as the bare binding.
-pub fn database(env: &Env) -> Result<Db, ApiError> {
-    env.d1(DB_BINDING)
-        .map_err(internal("D1 binding 'DB' is missing"))?
-        .with_session_constraint(D1SessionConstraint::FirstPrimary)
-        .map_err(internal("opening a D1 session"))
+/// Where a request's session starts. Which route needs which is decided in one place,
+/// `router::Route::consistency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// Writes and compare-and-set claims: the first query goes to the primary, so the session
+    /// sees every committed write.
+    Primary,
+    /// Reads that may be slightly stale: the first query may go to any replica.
+    Replica,
+}
+
+/// Opens the request's session. A bookmark (from an earlier answer) anchors a reading session
+/// at least that fresh; a writing session starts at the primary, which is never behind any
+/// bookmark, so the bookmark adds nothing there.
+pub fn open(
+    env: &Env,
+    consistency: Consistency,
+    bookmark: Option<&Bookmark>,
+) -> Result<Db, ApiError> {
+    let db = env
+        .d1(DB_BINDING)
+        .map_err(internal("D1 binding 'DB' is missing"))?;
+    let session = match (consistency, bookmark) {
+        (Consistency::Primary, _) => db.with_session_constraint(D1SessionConstraint::FirstPrimary),
+        (Consistency::Replica, Some(bookmark)) => db.with_session(Some(bookmark.as_str())),
+        (Consistency::Replica, None) => {
+            db.with_session_constraint(D1SessionConstraint::FirstUnconstrained)
+        }
+    };
+    session.map_err(internal("opening a D1 session"))
+}
+
+/// The latest bookmark the session saw, for the answer's `x-d1-bookmark` (none before the first
+/// query, or where the runtime gives none).
+pub fn bookmark(db: &Db) -> Option<String> {
+    db.get_bookmark().ok().flatten().filter(|b| !b.is_empty())
 }
 
 /// Logs a D1 failure with its cause and turns it into an opaque 500.

@@ -57,14 +57,15 @@ def task(worker, uuid: str) -> dict:
     return reply.body
 
 
-def expire_lease(worker, uuid: str, seconds_ago: int = 120) -> None:
+def expire_lease(worker, uuid: str, seconds_ago: int = 120) -> str:
     """Moves the task's lease expiry into the past by rewriting D1 directly.
 
     Tests cannot wait out even the shortest lease (30 s), so they age it instead; the Worker
-    then sees exactly what it would see once the lease had run out."""
+    then sees exactly what it would see once the lease had run out. Returns the new expiry."""
     when = (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).strftime(SQLITE_TS)
     assert uuid.isalnum(), uuid  # inlined below: executescript takes no parameters
     worker.execute(f"UPDATE tasks SET lease_expires_at = '{when}' WHERE uuid = '{uuid}';")
+    return when
 
 
 def logs_of(worker, uuid: str, operation: str) -> list[dict]:

@@ -11,6 +11,7 @@ import pytest
 
 from github_followups import followup, patch_followup, status_changes, task_status
 from harness import TEST_TOKEN, WorkerProcess
+from leases import logs_of
 from test_remediation import answers, item, make_order, u
 from test_validation import assert_error, fields_of
 
@@ -103,6 +104,7 @@ def test_every_allowed_status_and_every_change_logged(worker):
         (a, b, f"operator-{i}") for i, (a, b) in enumerate(zip(["open"] + path, path))]
     for row in rows:
         assert row["order_id"] == found["order_id"]
+        assert row["details"]["followup_id"] == found["id"]
         assert isinstance(row["details"]["source"], str) and row["details"]["source"]
 
 
@@ -180,6 +182,9 @@ def test_closing_a_remediation_block_puts_the_task_back_to_pending(bare, closing
     assert task_status(bare, task["uuid"]) == "pending"
     (row,) = status_changes(bare, task["uuid"])
     assert (row["details"]["from"], row["details"]["to"], row["details"]["actor"]) == ("open", closing, "bob")
+    # The task's change is logged too, like any other status change.
+    unblocked = logs_of(bare, task["uuid"], "task_status_changed")
+    assert [(r["details"]["from"], r["details"]["to"]) for r in unblocked] == [("blocked", "pending")]
 
 
 @pytest.mark.parametrize("status", ["triaging", "needs_human"])

@@ -11,9 +11,9 @@ import pytest
 
 from github_followups import followup, patch_followup, status_changes, task_status
 from harness import TEST_TOKEN, WorkerProcess
+from helpers import assert_error, fields_of
 from leases import logs_of
 from test_remediation import answers, item, make_order, u
-from test_validation import assert_error, fields_of
 
 ALLOWED = ("open", "triaging", "fixed", "wontfix", "needs_human")
 FIELDS = {"id", "ts", "order_id", "task_uuid", "type", "impact_level", "status", "note", "github_issue_id",

@@ -20,8 +20,8 @@ from github_followups import (WEBHOOK_SECRET, blocked_with_issue, deliver, follo
                               ping_event, pull_request_event, pull_request_followup, sign, status_changes,
                               task_status)
 from harness import TEST_TOKEN, WorkerProcess
+from helpers import assert_error
 from test_remediation import answers, item
-from test_validation import assert_error
 
 
 @pytest.fixture(scope="module")

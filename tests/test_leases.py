@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from helpers import assert_error, fields_of
 from leases import (claim, claim_ok, expire_lease, heartbeat, logs_of, parse_ts, seconds_from_now,
                     set_status, task)
 from orders import create_order, unique_factory
-from test_validation import assert_error, fields_of
 
 # The machine is shared and slow at times: how far a computed expiry may be off "now + n".
 CLOCK_SLACK = 10

@@ -18,6 +18,8 @@ pub enum Route<'a> {
     AppendLog,
     ListLogs,
     ReportErrors,
+    ErrorBatchStatus { batch_id: &'a str },
+    RequeueErrorBatch { batch_id: &'a str },
     ListFollowups,
     GetFollowup { id: &'a str },
     PatchFollowup { id: &'a str },
@@ -61,6 +63,12 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
             ["api", "ops", "log"] => (POST, [Some(Route::AppendLog), None]),
             ["api", "ops", "logs"] => (GET, [Some(Route::ListLogs), None]),
             ["api", "factory", "errors"] => (POST, [Some(Route::ReportErrors), None]),
+            ["api", "factory", "errors", batch_id] => {
+                (GET, [Some(Route::ErrorBatchStatus { batch_id }), None])
+            }
+            ["api", "factory", "errors", batch_id, "requeue"] => {
+                (POST, [Some(Route::RequeueErrorBatch { batch_id }), None])
+            }
             ["api", "followups"] => (GET, [Some(Route::ListFollowups), None]),
             ["api", "followups", id] => (
                 GET_PATCH,
@@ -122,6 +130,10 @@ mod tests {
             Ok(Route::ReportErrors)
         );
         assert_eq!(resolve("GET", "/api/orders"), Ok(Route::ListOrders));
+        assert_eq!(
+            resolve("GET", "/api/factory/errors/EB-1"),
+            Ok(Route::ErrorBatchStatus { batch_id: "EB-1" })
+        );
         assert_eq!(
             resolve("GET", "/api/orders/ORD-1"),
             Ok(Route::GetOrder { order_id: "ORD-1" })

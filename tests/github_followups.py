@@ -82,6 +82,19 @@ def pull_request_followup(worker, github, model) -> tuple[dict, dict, dict, dict
     return order, task, found, pr
 
 
+def pull_request_on_a_blocked_task(worker, github, model) -> tuple[dict, dict, dict, dict, dict]:
+    """A pull request follow-up whose task remediation then blocked: the same task is reported
+    missing although its file is in the templates, so it is blocked (with an issue) while the
+    pull request is still open. (order, task, PR follow-up, PR, open `blocked` follow-up)."""
+    order, task, found, pr = pull_request_followup(worker, github, model)
+    (answer,) = answers(worker, [item(order, task, "FILE_NOT_FOUND")])
+    assert answer["action"] == "blocked", answer
+    blocked = followup(worker, answer["followup_id"])
+    assert (blocked["type"], blocked["status"]) == ("blocked", "open")
+    assert task_status(worker, task["uuid"]) == "blocked"
+    return order, task, found, pr, blocked
+
+
 def assert_tracks(found: dict, github, kind: str, obj: dict) -> None:
     """The follow-up names the GitHub object by number and repository, not only by URL."""
     assert found["github_kind"] == kind, found

@@ -17,11 +17,10 @@ import uuid
 import pytest
 
 from github_followups import (WEBHOOK_SECRET, blocked_with_issue, deliver, followup, issues_event, patch_followup,
-                              ping_event, pull_request_event, pull_request_followup, sign, status_changes,
-                              task_status)
+                              ping_event, pull_request_event, pull_request_followup, pull_request_on_a_blocked_task, sign,
+                              status_changes, task_status)
 from harness import TEST_TOKEN, WorkerProcess
 from helpers import assert_error
-from test_remediation import answers, item
 
 
 @pytest.fixture(scope="module")
@@ -96,21 +95,15 @@ def test_a_merged_pull_request_fixes_its_followup(hooked, github, model, upstrea
 
 
 def test_a_merged_pull_request_unblocks_a_task_remediation_blocked(hooked, github, model, upstreams, repo):
-    order, task, found, pr = pull_request_followup(hooked, github, model)
-    # The same task is then reported missing although its file is in the templates: remediation
-    # blocks it (with an issue) while the pull request is still open.
-    (blocked,) = answers(hooked, [item(order, task, "FILE_NOT_FOUND")])
-    assert blocked["action"] == "blocked", blocked
-    assert task_status(hooked, task["uuid"]) == "blocked"
-
+    _, task, found, pr, blocked = pull_request_on_a_blocked_task(hooked, github, model)
     github.close_item(pr["number"], merged=True)
     delivery = new_delivery()
     reply = deliver(hooked, "pull_request", pull_request_event("closed", pr, repo, merged=True), delivery=delivery)
     changed = outcome(reply, "pull_request", delivery, "applied")
-    assert found["id"] in changed and set(changed) <= {found["id"], blocked["followup_id"]}
+    assert found["id"] in changed and set(changed) <= {found["id"], blocked["id"]}
     assert followup(hooked, found["id"])["status"] == "fixed"
     assert task_status(hooked, task["uuid"]) == "pending"
-    assert followup(hooked, blocked["followup_id"])["status"] == "fixed", "the block is lifted with its follow-up"
+    assert followup(hooked, blocked["id"])["status"] == "fixed", "the block is lifted with its follow-up"
     assert sorted(transitions(hooked, task["uuid"])) == [("open", "fixed"), ("open", "fixed")]
 
 

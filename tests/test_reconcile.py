@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from github_followups import blocked_with_issue, followup, pull_request_followup, status_changes, task_status
+from github_followups import (blocked_with_issue, followup, pull_request_followup, pull_request_on_a_blocked_task,
+                              status_changes, task_status)
 from harness import TEST_TOKEN, WorkerProcess
 
 
@@ -84,6 +85,15 @@ def test_a_pull_request_merged_without_a_webhook_is_reconciled(fresh, github, mo
     calls, _ = run(fresh, github)
     assert calls_about(calls, "pulls/get", "pull_number", merged_pr["number"]) == []
     assert followup(fresh, merged_fu["id"])["status"] == "fixed"
+
+
+def test_a_merged_pull_request_reconciled_lifts_remediations_block(fresh, github, model, upstreams):
+    _, task, found, pr, blocked = pull_request_on_a_blocked_task(fresh, github, model)
+    github.close_item(pr["number"], merged=True)
+    run(fresh, github)
+    assert followup(fresh, found["id"])["status"] == "fixed"
+    assert task_status(fresh, task["uuid"]) == "pending"
+    assert followup(fresh, blocked["id"])["status"] == "fixed", "the block is lifted with its follow-up"
 
 
 def test_a_pull_request_closed_unmerged_is_reconciled_to_needs_human(fresh, github, model, upstreams):

@@ -37,6 +37,9 @@ pub struct Config {
     /// Days an operation log row stays in D1 (`OPS_LOG_RETENTION_DAYS`) before the scheduled
     /// handler archives it to R2 (or deletes it, with no bucket bound).
     pub ops_log_retention_days: u32,
+    /// The first delay before a queued item is tried again (`REMEDIATION_RETRY_BASE_SECONDS`);
+    /// it doubles per attempt.
+    pub remediation_retry_base_secs: u32,
 }
 
 pub const DEFAULT_OPS_LOG_RETENTION_DAYS: u32 = 30;
@@ -49,6 +52,9 @@ pub fn retention_days(value: Option<&str>) -> u32 {
         .filter(|d| (1..=3650).contains(d))
         .unwrap_or(DEFAULT_OPS_LOG_RETENTION_DAYS)
 }
+
+/// Long enough for a GitHub outage or rate-limit window to pass between attempts.
+const DEFAULT_RETRY_BASE_SECS: u32 = 30;
 
 /// A secret value whose `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -111,6 +117,9 @@ impl Config {
             github,
             webhook_secret: read(env, "GITHUB_WEBHOOK_SECRET").map(Secret),
             ops_log_retention_days: retention_days(read(env, "OPS_LOG_RETENTION_DAYS").as_deref()),
+            remediation_retry_base_secs: read(env, "REMEDIATION_RETRY_BASE_SECONDS")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(DEFAULT_RETRY_BASE_SECS),
         }
     }
 }

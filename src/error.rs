@@ -55,6 +55,8 @@ pub enum ApiError {
     InvalidSignature,
     /// 503: `GITHUB_WEBHOOK_SECRET` is not set, so no delivery can be verified.
     WebhookNotConfigured,
+    /// 503: the Worker has no `REMEDIATION_QUEUE` binding.
+    QueueNotConfigured,
     /// 413: the body is larger than the route accepts.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not `application/json`.
@@ -90,7 +92,8 @@ impl ApiError {
             ApiError::Internal(_) => 500,
             ApiError::AuthNotConfigured
             | ApiError::WebhookNotConfigured
-            | ApiError::ArchiveNotConfigured => 503,
+            | ApiError::ArchiveNotConfigured
+            | ApiError::QueueNotConfigured => 503,
         }
     }
 
@@ -110,6 +113,7 @@ impl ApiError {
             ApiError::FollowupConflict { .. } => "followup_conflict",
             ApiError::InvalidSignature => "invalid_signature",
             ApiError::WebhookNotConfigured => "webhook_not_configured",
+            ApiError::QueueNotConfigured => "queue_not_configured",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -161,6 +165,9 @@ impl ApiError {
             ApiError::WebhookNotConfigured => "the GITHUB_WEBHOOK_SECRET secret is not set: run \
                  'wrangler secret put GITHUB_WEBHOOK_SECRET' with the secret given to GitHub when \
                  registering the webhook"
+                .into(),
+            ApiError::QueueNotConfigured => "this Worker has no REMEDIATION_QUEUE binding (see \
+                 wrangler.toml's [[queues.producers]])"
                 .into(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body exceeds the limit of {limit} bytes")
@@ -283,6 +290,7 @@ mod tests {
             ApiError::WebhookNotConfigured,
             ApiError::InvalidBookmark("x".into()),
             ApiError::ArchiveNotConfigured,
+            ApiError::QueueNotConfigured,
         ];
         for err in all {
             assert!((400..600).contains(&err.status()), "{err:?}");

@@ -20,6 +20,8 @@ pub enum Route<'a> {
     ListLogs,
     ArchivedLogs,
     ReportErrors,
+    ErrorBatchStatus { batch_id: &'a str },
+    RequeueErrorBatch { batch_id: &'a str },
     ListFollowups,
     GetFollowup { id: &'a str },
     PatchFollowup { id: &'a str },
@@ -47,7 +49,8 @@ impl Route<'_> {
             | Route::GetTask { .. }
             | Route::ListLogs
             | Route::ListFollowups
-            | Route::GetFollowup { .. } => Some(Consistency::Replica),
+            | Route::GetFollowup { .. }
+            | Route::ErrorBatchStatus { .. } => Some(Consistency::Replica),
             Route::CreateOrder
             | Route::ClaimNextTask { .. }
             | Route::SetTaskStatus { .. }
@@ -56,7 +59,8 @@ impl Route<'_> {
             | Route::AppendLog
             | Route::ReportErrors
             | Route::PatchFollowup { .. }
-            | Route::GithubWebhook => Some(Consistency::Primary),
+            | Route::GithubWebhook
+            | Route::RequeueErrorBatch { .. } => Some(Consistency::Primary),
         }
     }
 }
@@ -91,6 +95,12 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
             ["api", "ops", "logs"] => (GET, [Some(Route::ListLogs), None]),
             ["api", "ops", "archive"] => (GET, [Some(Route::ArchivedLogs), None]),
             ["api", "factory", "errors"] => (POST, [Some(Route::ReportErrors), None]),
+            ["api", "factory", "errors", batch_id] => {
+                (GET, [Some(Route::ErrorBatchStatus { batch_id }), None])
+            }
+            ["api", "factory", "errors", batch_id, "requeue"] => {
+                (POST, [Some(Route::RequeueErrorBatch { batch_id }), None])
+            }
             ["api", "followups"] => (GET, [Some(Route::ListFollowups), None]),
             ["api", "followups", id] => (
                 GET_PATCH,
@@ -153,6 +163,10 @@ mod tests {
             Ok(Route::ReportErrors)
         );
         assert_eq!(resolve("GET", "/api/orders"), Ok(Route::ListOrders));
+        assert_eq!(
+            resolve("GET", "/api/factory/errors/EB-1"),
+            Ok(Route::ErrorBatchStatus { batch_id: "EB-1" })
+        );
         assert_eq!(
             resolve("GET", "/api/orders/ORD-1"),
             Ok(Route::GetOrder { order_id: "ORD-1" })

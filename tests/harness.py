@@ -53,10 +53,25 @@ class Reply:
         return None
 
 
+def _toml_tables(prefix: str, tables: list[dict[str, Any]]) -> list[str]:
+    """`[[prefix]]` arrays of tables with scalar values, as wrangler.toml writes them."""
+    lines: list[str] = []
+    for table in tables:
+        lines += ["", f"[[{prefix}]]"]
+        for key, value in table.items():
+            rendered = _toml_value(value) if isinstance(value, str) else json.dumps(value)
+            lines.append(f"{key} = {rendered}")
+    return lines
+
+
 class WorkerProcess:
-    def __init__(self, vars: dict[str, str], name: str = "worker", archive: bool = True) -> None:
-        """`archive=False` starts the Worker without its R2 bucket (the no-bucket case)."""
+    def __init__(self, vars: dict[str, str], name: str = "worker", queue: bool = True,
+                 archive: bool = True) -> None:
+        """`queue=False` runs the Worker without its remediation queue (the fallback where
+        items past a request's budget are answered deferred); `archive=False` without its R2
+        bucket (operation log rows past retention are then deleted unarchived)."""
         self.vars = dict(vars)
+        self.queue = queue
         self.archive = archive
         self.dir = Path(tempfile.mkdtemp(prefix=f"mc-{name}-"))
         self.state = self.dir / "state"
@@ -81,17 +96,14 @@ class WorkerProcess:
             f"database_name = {_toml_value(d1['database_name'])}",
             f"database_id = {_toml_value(d1['database_id'])}",
             f"migrations_dir = {_toml_value(str(ROOT / 'migrations'))}",
-            "",
         ]
+        if self.queue:
+            queues = real.get("queues", {})
+            lines += _toml_tables("queues.producers", queues.get("producers", []))
+            lines += _toml_tables("queues.consumers", queues.get("consumers", []))
         if self.archive:
-            r2 = real["r2_buckets"][0]
-            lines += [
-                "[[r2_buckets]]",
-                f"binding = {_toml_value(r2['binding'])}",
-                f"bucket_name = {_toml_value(r2['bucket_name'])}",
-                "",
-            ]
-        lines += ["[vars]"]
+            lines += _toml_tables("r2_buckets", real.get("r2_buckets", []))
+        lines += ["", "[vars]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.vars.items()]
         path = self.dir / "wrangler.toml"
         path.write_text("\n".join(lines) + "\n")

@@ -84,6 +84,12 @@ async fn run(
         Route::GetFollowup { id } => return followups::get(db, id).await,
         Route::PatchFollowup { id } => return followups::patch(req, db, id).await,
         Route::GithubWebhook => return webhook::receive(req, env, db).await,
+        Route::ErrorBatchStatus { batch_id } => {
+            return factory_errors::status(req, db, batch_id).await
+        }
+        Route::RequeueErrorBatch { batch_id } => {
+            return factory_errors::requeue(env, db, batch_id).await
+        }
         Route::Health => meta::health(),
         Route::OpenApi => meta::openapi(),
         Route::ArchivedLogs => return archive::get(req, env).await,

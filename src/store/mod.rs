@@ -2,6 +2,7 @@
 //! anything that must be all-or-nothing is one `batch`.
 
 pub mod archive;
+pub mod error_batches;
 pub mod error_events;
 pub mod followups;
 pub mod github_claims;
@@ -57,6 +58,12 @@ pub fn open(
         }
     };
     session.map_err(internal("opening a D1 session"))
+}
+
+/// A session for work outside a request (the cron and queue handlers): at the primary, the
+/// same consistency as the bare binding.
+pub fn database(env: &Env) -> Result<Db, ApiError> {
+    open(env, Consistency::Primary, None)
 }
 
 /// The latest bookmark the session saw, for the answer's `x-d1-bookmark` (none before the first

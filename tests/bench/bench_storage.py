@@ -145,6 +145,8 @@ def main() -> None:
     worker = WorkerProcess({"API_TOKEN": TOKEN}, name="bench-storage").start()
     try:
         grow: dict[str, tuple[int, int]] = {}
+        # Everything one kind of request adds, all tables (its log rows, follow-ups, ...).
+        total: dict[str, int] = {}
 
         def measure(tables: list[str], action) -> float:
             before, rows_before = table_bytes(worker), {t: count(worker, t) for t in tables}
@@ -152,6 +154,7 @@ def main() -> None:
             after = table_bytes(worker)
             for t in tables:
                 grow[t] = (after.get(t, 0) - before.get(t, 0), count(worker, t) - rows_before[t])
+            total[tables[-1]] = sum(after.values()) - sum(before.values())
             return rate
 
         order_rate = measure(["orders", "tasks"], lambda: parallel(
@@ -173,6 +176,11 @@ def main() -> None:
                              ("operation_logs", "operation log row"), ("error_events", "error event")]:
             size, rows = grow[table]
             print(f"  {label:<18} {size / max(rows, 1):7.0f} B  ({rows} rows, {size / 1024:.0f} KiB)")
+        _, tasks_added = grow["tasks"]
+        print("bytes per request, every table it writes (log rows, follow-ups, ...):")
+        print(f"  a 10-task order    {total['tasks'] / ORDERS:7.0f} B  ({total['tasks'] / tasks_added:.0f} B per task)")
+        print(f"  a log append       {total['operation_logs'] / LOG_ROWS:7.0f} B")
+        print(f"  a reported error   {total['error_events'] / ERROR_EVENTS:7.0f} B")
         print(f"local write rate through the Worker ({CLIENTS} clients, workerd + local D1):")
         print(f"  POST /api/ops/log             {log_rate:7.0f} writes/s")
         print(f"  POST /api/task/:uuid/status   {status_rate:7.0f} writes/s (a CAS update + its log row, one batch)")

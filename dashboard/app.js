@@ -37,8 +37,13 @@ const api = createApi(() => state.token);
 
 // --- messages -------------------------------------------------------------------------------
 
+let announced = null;
+
+/** A status message for everyone (the region is aria-live); it fades after a while. */
 function announce(text) {
   $("status").textContent = text;
+  clearTimeout(announced);
+  announced = setTimeout(() => { $("status").textContent = ""; }, 20_000);
 }
 
 function showBanner(err) {
@@ -114,8 +119,7 @@ async function signIn(event) {
   sessionStorage.setItem(TOKEN_KEY, token);
   $("token").value = "";
   $("signin-error").textContent = "";
-  enterApp();
-  announce("Signed in.");
+  enterApp(true);
 }
 
 function signOut() {
@@ -125,11 +129,11 @@ function signOut() {
   showSignIn();
 }
 
-function enterApp() {
+function enterApp(fromSignIn = false) {
   state.signedIn = true;
   $("nav").hidden = false;
   $("sign-out").hidden = !state.token; // nothing to sign out of in AUTH_MODE=open
-  route();
+  route(fromSignIn);
 }
 
 /** A 401 while signed in: the token was rotated or this tab's was wrong. */
@@ -149,7 +153,8 @@ function parseRoute() {
   return { view: view === "human" ? "human" : "fleet", orderId: null };
 }
 
-function route() {
+/** Shows the view the URL names; `focusTitle` moves the keyboard to its heading. */
+function route(focusTitle = false) {
   if (!state.signedIn) return;
   const next = parseRoute();
   const changed = next.view !== state.route.view || next.orderId !== state.route.orderId;
@@ -170,10 +175,7 @@ function route() {
   }
   document.title = next.view === "order" ? `${next.orderId} · Mission Control`
     : next.view === "human" ? "Needs a human · Mission Control" : "Fleet · Mission Control";
-  if (changed) {
-    const title = $(`${next.view}-title`);
-    if (title && document.activeElement !== $("token")) title.focus({ preventScroll: false });
-  }
+  if (changed || focusTitle === true) $(`${next.view}-title`).focus();
   refresh();
 }
 
@@ -317,7 +319,7 @@ async function act(button) {
 function wire() {
   $("signin-form").addEventListener("submit", signIn);
   $("sign-out").addEventListener("click", signOut);
-  window.addEventListener("hashchange", route);
+  window.addEventListener("hashchange", () => route());
   $("fleet-filter").addEventListener("submit", (event) => {
     event.preventDefault();
     state.fleet.factory = $("factory").value.trim();

@@ -78,37 +78,55 @@ def set_status(worker, uuid: str, status: str) -> None:
 @pytest.fixture(scope="module")
 def showcase(dash):
     """A small fleet in several states, as an operator would see it."""
-    def order(factory: str, files: dict[str, list[str]]) -> dict:
-        body = {"factory": factory,
-                "files": [{"file_path": path, "instructions": {ph: f"Implement {ph.lower()}." for ph in names}}
-                          for path, names in files.items()]}
+    def order(factory: str, files: dict[str, list[str]], complete: int = 0, claims: list[str] = (),
+              blocked: int = 0) -> dict:
+        body = {"factory": factory, "files": [
+            {"file_path": path, "instructions": {ph: f"Implement {ph.lower()}." for ph in names}}
+            for path, names in files.items()]}
         reply = dash.post("/api/orders", body)
         assert reply.status == 201, reply.text
-        return {**reply.body, "factory": factory}
+        made = {**reply.body, "factory": factory}
+        tasks = made["tasks"]
+        for t in tasks[:complete]:
+            set_status(dash, t["uuid"], "complete")
+        for t in tasks[complete:complete + blocked]:
+            set_status(dash, t["uuid"], "blocked")
+        for agent in claims:  # each claims the oldest pending task, with a lease
+            claimed = dash.post(f"/api/orders/{made['order_id']}/next", {"agent": agent})
+            assert claimed.status == 200, claimed.text
+        return made
 
-    billing = order("billing-factory", {"src/invoices/render.ts": ["INVOICE_HEADER", "INVOICE_LINES"],
-                                        "src/invoices/send.ts": ["SEND_EMAIL"]})
-    docs = order("docs-factory", {"docs/guide.md": ["INTRO", "SETUP", "FAQ"]})
-    agents = order("agent-factory", {"worker/agents/agent_gmail.ts": ["AGENT_INIT", "AGENT_LOGIC"],
-                                     "worker/agents/agent_calendar.ts": ["AGENT_INIT", "AGENT_SYNC"],
-                                     "worker/tools/registry.ts": ["TOOL_REGISTRY"]})
-    for t in billing["tasks"]:
-        set_status(dash, t["uuid"], "complete")
-    for t, s in zip(docs["tasks"], ["complete", "in_progress"]):
-        set_status(dash, t["uuid"], s)
-    for t, s in zip(agents["tasks"], ["complete", "complete", "in_progress", "in_progress"]):
-        set_status(dash, t["uuid"], s)
-    warn(dash, agents, agents["tasks"][4], "write failed: permission denied on worker/tools/registry.ts")
+    made = [
+        order("agent-factory", {"worker/agents/agent_gmail.ts": ["AGENT_INIT", "AGENT_LOGIC"],
+                                "worker/agents/agent_calendar.ts": ["AGENT_INIT", "AGENT_SYNC"]}),
+        order("mobile-factory", {"app/screens/Inbox.tsx": ["INBOX_LIST", "INBOX_EMPTY"],
+                                 "app/screens/Settings.tsx": ["SETTINGS_FORM"],
+                                 "app/api/client.ts": ["API_CLIENT"]},
+              complete=2, blocked=1, claims=["mobile-agent-2"]),
+        order("search-factory", {"src/index/build.rs": ["TOKENIZE", "INDEX_WRITE", "INDEX_MERGE"],
+                                 "src/query/parse.rs": ["QUERY_PARSE", "QUERY_PLAN", "QUERY_RANK"]},
+              complete=1, claims=["search-agent-1"]),
+        order("billing-factory", {"src/invoices/render.ts": ["INVOICE_HEADER", "INVOICE_LINES"],
+                                  "src/invoices/send.ts": ["SEND_EMAIL"]}, complete=3),
+        order("docs-factory", {"docs/guide.md": ["INTRO", "SETUP", "FAQ"]},
+              complete=1, claims=["docs-agent-1"]),
+        order("agent-factory", {"worker/agents/agent_drive.ts": ["AGENT_INIT", "AGENT_LOGIC"],
+                                "worker/tools/registry.ts": ["TOOL_REGISTRY"],
+                                "worker/agents/agent_slack.ts": ["AGENT_INIT", "AGENT_LOGIC"]},
+              complete=2, claims=["gmail-agent-1", "calendar-agent-3"]),
+    ]
+    agents = made[-1]
+    stuck = agents["tasks"][4]
+    warn(dash, agents, stuck, "write failed: permission denied on worker/agents/agent_slack.ts")
     # A missing file GitHub cannot place: an issue is opened, the task blocked (impact 1).
-    blocked = agents["tasks"][4]
     reply = dash.post("/api/factory/errors", {"errors": [{
-        "order_id": agents["order_id"], "factory": agents["factory"], "task_uuid": blocked["uuid"],
-        "file_path": blocked["file_path"], "placeholder": blocked["placeholder"],
+        "order_id": agents["order_id"], "factory": agents["factory"], "task_uuid": stuck["uuid"],
+        "file_path": stuck["file_path"], "placeholder": stuck["placeholder"],
         "error_code": "FILE_NOT_FOUND", "message": "no such file in the checkout"}]})
     assert reply.status == 200, reply.text
     dash.post("/api/ops/log", {"source": "factory-init", "operation": "fetch_tasks", "level": "info",
                                "order_id": agents["order_id"], "details": {"tasks": 5}})
-    return {"orders": [billing, docs, agents], "agents": agents}
+    return {"orders": made, "agents": agents}
 
 
 def test_page_and_api_share_the_origin(dash):

@@ -10,6 +10,7 @@
 //! - `POST /api/factory/errors`: a factory's error batch, recorded, then remediated through
 //!   GitHub (`remediation`), answered once per key.
 //! - `GET /api/followups`: the follow-up queue (blocked tasks, warnings, applied fixes).
+//! - `POST /mcp`: the same task routes as MCP tools for coding agents (`mcp`).
 //!
 //! A request flows `router` -> `handlers` -> `store` (D1); values are checked in `domain`
 //! before anything is written, and every failure is an `error::ApiError`.
@@ -21,6 +22,7 @@ pub mod error;
 pub mod handlers;
 pub mod help;
 pub mod http;
+pub mod mcp;
 pub mod remediation;
 pub mod router;
 pub mod store;

@@ -7,14 +7,24 @@ pub enum Route<'a> {
     Health,
     OpenApi,
     CreateOrder,
-    ListOrderTasks { order_id: &'a str },
-    GetTask { uuid: &'a str },
-    SetTaskStatus { uuid: &'a str },
-    TaskHelp { uuid: &'a str },
+    ListOrderTasks {
+        order_id: &'a str,
+    },
+    GetTask {
+        uuid: &'a str,
+    },
+    SetTaskStatus {
+        uuid: &'a str,
+    },
+    TaskHelp {
+        uuid: &'a str,
+    },
     AppendLog,
     ListLogs,
     ReportErrors,
     ListFollowups,
+    /// The MCP endpoint (`mcp`): JSON-RPC over POST; GET and DELETE answer 405.
+    Mcp,
 }
 
 impl Route<'_> {
@@ -47,6 +57,7 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
         ["api", "ops", "logs"] => (Route::ListLogs, GET),
         ["api", "factory", "errors"] => (Route::ReportErrors, POST),
         ["api", "followups"] => (Route::ListFollowups, GET),
+        ["mcp"] => (Route::Mcp, POST),
         _ => return Err(ApiError::RouteNotFound),
     };
     let method = if method == "HEAD" { "GET" } else { method };
@@ -92,6 +103,13 @@ mod tests {
             resolve("POST", "/api/factory/errors"),
             Ok(Route::ReportErrors)
         );
+        assert_eq!(resolve("POST", "/mcp"), Ok(Route::Mcp));
+        for method in ["GET", "DELETE"] {
+            assert_eq!(
+                resolve(method, "/mcp"),
+                Err(ApiError::MethodNotAllowed { allowed: POST })
+            );
+        }
     }
 
     #[test]
@@ -117,5 +135,6 @@ mod tests {
         assert!(!Route::Health.needs_auth());
         assert!(!Route::OpenApi.needs_auth());
         assert!(Route::CreateOrder.needs_auth());
+        assert!(Route::Mcp.needs_auth());
     }
 }

@@ -66,18 +66,30 @@ pub async fn handle(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
             ),
         ));
     }
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::InvalidJson("the body could not be read".into()))?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Ok(rpc_error(
+    let too_large = || {
+        rpc_error(
             413,
             &RpcError::new(
                 INVALID_REQUEST,
                 format!("message exceeds the limit of {MAX_BODY_BYTES} bytes"),
             ),
+        )
+    };
+    let declared = req.headers().get("content-length").ok().flatten();
+    if declared
+        .and_then(|len| len.parse::<usize>().ok())
+        .is_some_and(|len| len > MAX_BODY_BYTES)
+    {
+        return Ok(too_large());
+    }
+    let Ok(bytes) = req.bytes().await else {
+        return Ok(rpc_error(
+            400,
+            &RpcError::new(PARSE_ERROR, "parse error: the body could not be read"),
         ));
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Ok(too_large());
     }
     let message: Value = match serde_json::from_slice(&bytes) {
         Ok(message) => message,

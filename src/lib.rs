@@ -9,11 +9,19 @@
 //! - `POST /api/ops/log`, `GET /api/ops/logs`: the operation log, written by all, read by operators.
 //! - `POST /api/factory/errors`: a factory's error batch, recorded, then remediated through
 //!   GitHub (`remediation`), answered once per key.
-//! - `GET /api/followups`: the follow-up queue (blocked tasks, warnings, applied fixes).
-//! - `POST /mcp`: the same task routes as MCP tools for coding agents (`mcp`).
+//! - `GET /api/followups`: the follow-up queue (blocked tasks, warnings, applied fixes);
+//!   `GET|PATCH /api/followups/:id`: one follow-up and its lifecycle.
+//! - `GET /api/orders`, `GET /api/orders/:id`: the orders overview; `POST /api/orders/:id/next`
+//!   and `POST /api/task/:uuid/heartbeat`: leases.
+//! - `POST /api/github/webhook`: signed GitHub deliveries that close follow-ups.
+//! - `POST /mcp`: the task routes as MCP tools for coding agents (`mcp`).
+//!
+//! The `scheduled` handler (every minute) sweeps expired leases, reconciles follow-ups with
+//! GitHub and deletes expired rows.
 //!
 //! A request flows `router` -> `handlers` -> `store` (D1); values are checked in `domain`
-//! before anything is written, and every failure is an `error::ApiError`.
+//! before anything is written, and every failure is an `error::ApiError`
+//! (see `docs/ARCHITECTURE.md`).
 
 pub mod auth;
 pub mod config;
@@ -25,12 +33,18 @@ pub mod http;
 pub mod mcp;
 pub mod remediation;
 pub mod router;
+pub mod scheduled;
 pub mod store;
 pub mod upstream;
 
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     handlers::dispatch(req, env).await
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    scheduled::run(&env).await;
 }

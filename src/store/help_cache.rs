@@ -2,13 +2,15 @@
 
 use super::{internal, text};
 use crate::error::ApiError;
+use crate::help::answer::GuidanceKind;
 use crate::help::merge::Source;
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, D1PreparedStatement};
 
 /// Documentation changes slowly and agents retry the same question in bursts; six hours keeps
 /// answers fresh without asking the docs server again for every retry.
-const TTL_SQL: &str = "-6 hours";
+pub const TTL_SECS: i64 = 6 * 3600;
+const TTL_SQL: &str = "-21600 seconds";
 
 const FIND: &str =
     "SELECT answer FROM help_cache WHERE cache_key = ?1 AND created_at >= datetime('now', ?2)";
@@ -20,7 +22,7 @@ const UPSERT: &str = "INSERT INTO help_cache (cache_key, task_uuid, answer) VALU
 pub struct CachedAnswer {
     pub ai_guidance: String,
     /// "synthesis", "excerpt" or "no_match"; degraded answers are never cached.
-    pub kind: String,
+    pub kind: GuidanceKind,
     pub sources: Vec<Source>,
 }
 

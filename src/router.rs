@@ -8,19 +8,37 @@ pub enum Route<'a> {
     OpenApi,
     CreateOrder,
     ListOrders,
-    GetOrder { order_id: &'a str },
-    ClaimNextTask { order_id: &'a str },
-    ListOrderTasks { order_id: &'a str },
-    GetTask { uuid: &'a str },
-    SetTaskStatus { uuid: &'a str },
-    Heartbeat { uuid: &'a str },
-    TaskHelp { uuid: &'a str },
+    GetOrder {
+        order_id: &'a str,
+    },
+    ClaimNextTask {
+        order_id: &'a str,
+    },
+    ListOrderTasks {
+        order_id: &'a str,
+    },
+    GetTask {
+        uuid: &'a str,
+    },
+    SetTaskStatus {
+        uuid: &'a str,
+    },
+    Heartbeat {
+        uuid: &'a str,
+    },
+    TaskHelp {
+        uuid: &'a str,
+    },
     AppendLog,
     ListLogs,
     ReportErrors,
     ListFollowups,
-    GetFollowup { id: &'a str },
-    PatchFollowup { id: &'a str },
+    GetFollowup {
+        id: &'a str,
+    },
+    PatchFollowup {
+        id: &'a str,
+    },
     GithubWebhook,
     /// The MCP endpoint (`mcp`): JSON-RPC over POST; GET and DELETE answer 405.
     Mcp,

@@ -131,6 +131,66 @@ def test_sdk_reads_tasks_and_gets_the_apis_answers(worker):
     assert missing.structured_content["error"]["code"] == "not_found"
 
 
+def test_sdk_agent_loop_claim_heartbeat_help_complete(worker, upstreams):
+    """next_task -> heartbeat -> ask_for_help -> complete_task, then read back through the API
+    and D1."""
+    order = new_order(worker, tasks=2)
+    order_id, oldest = order["order_id"], order["tasks"][0]["uuid"]
+
+    async def loop(session):
+        claimed = await session.call_tool("next_task", {"order_id": order_id, "agent": "mcp-agent",
+                                                        "lease_seconds": 120})
+        task, lease = claimed.structured_content["task"], claimed.structured_content["lease"]
+        beat = await session.call_tool("heartbeat", {"uuid": task["uuid"],
+                                                     "lease_token": lease["token"],
+                                                     "lease_seconds": 600})
+        helped = await session.call_tool("ask_for_help", {
+            "uuid": task["uuid"], "agent": "mcp-agent",
+            "question": "How do I bind a D1 database to a Worker?"})
+        done = await session.call_tool("complete_task", {"uuid": task["uuid"],
+                                                         "lease_token": lease["token"],
+                                                         "note": "implemented over MCP"})
+        return claimed, beat, helped, done
+
+    _, (claimed, beat, helped, done) = anyio.run(with_sdk_session, worker, loop)
+    for result in (claimed, beat, helped, done):
+        assert not result.is_error, result
+        assert json.loads(result.content[0].text) == result.structured_content
+
+    task, lease = claimed.structured_content["task"], claimed.structured_content["lease"]
+    assert task["uuid"] == oldest and task["status"] == "in_progress"
+    assert task["claimed_by"] == "mcp-agent" and task["lease_token"] == lease["token"]
+    assert lease["agent"] == "mcp-agent"
+    assert beat.structured_content["uuid"] == oldest
+    assert beat.structured_content["lease"]["token"] == lease["token"]
+    assert beat.structured_content["lease"]["expires_at"] > lease["expires_at"]
+    assert helped.structured_content["uuid"] == oldest
+    assert helped.structured_content["agent_name"] == "mcp-agent"
+    assert helped.structured_content["ai_guidance"] and not helped.structured_content["degraded"]
+    assert done.structured_content == {"uuid": oldest, "status": "complete",
+                                       "previous_status": "in_progress"}
+
+    # Through the HTTP API: the task is done, its lease ended, the other task untouched.
+    stored = worker.get(f"/api/task/{oldest}").body
+    assert stored["status"] == "complete"
+    assert stored["claimed_by"] is None and stored["lease_expires_at"] is None
+    overview = worker.get(f"/api/orders/{order_id}").body
+    assert overview["counts"]["complete"] == 1 and overview["counts"]["pending"] == 1
+    assert overview["active_leases"] == []
+    # In D1: one claim, one help request and one status change by this agent, with the note.
+    logs = worker.query("SELECT operation, details FROM operation_logs WHERE task_uuid = ? "
+                        "AND operation IN ('task_claimed', 'help_request', 'task_status_changed') "
+                        "ORDER BY id", (oldest,))
+    assert [l["operation"] for l in logs] == ["task_claimed", "help_request", "task_status_changed"]
+    details = [json.loads(l["details"]) for l in logs]
+    assert details[0]["agent"] == "mcp-agent" and details[0]["lease_seconds"] == 120
+    assert details[1]["agent_name"] == "mcp-agent"
+    assert details[2]["agent"] == "mcp-agent" and details[2]["lease_token"] == lease["token"]
+    assert details[2]["note"] == "implemented over MCP" and details[2]["to"] == "complete"
+    assert worker.query("SELECT status FROM tasks WHERE uuid = ?", (oldest,)) == [
+        {"status": "complete"}]
+
+
 # -- raw JSON-RPC: transport ---------------------------------------------------------------------
 
 def test_initialize_echoes_each_supported_version_and_offers_the_latest_otherwise(worker):
@@ -362,3 +422,36 @@ def test_ask_for_help_is_the_help_route(worker, upstreams):
     logs = worker.query("SELECT details FROM operation_logs WHERE task_uuid = ? "
                         "AND operation = 'help_request'", (uuid,))
     assert [json.loads(r["details"])["agent_name"] for r in logs] == ["mcp-agent"]
+
+
+def test_lease_failures_are_tool_errors(worker):
+    order = new_order(worker, tasks=1)
+    order_id, uuid = order["order_id"], order["tasks"][0]["uuid"]
+    # Out of range for the API, not for the schema: the API's validation error.
+    error = assert_tool_error(call_tool(worker, "next_task", {"order_id": order_id, "agent": "a",
+                                                              "lease_seconds": 5}),
+                              "validation_failed")
+    assert error["details"][0]["field"] == "lease_seconds"
+    claimed = call_tool(worker, "next_task", {"order_id": order_id, "agent": "first"})
+    token = claimed["structuredContent"]["lease"]["token"]
+    assert_tool_error(call_tool(worker, "next_task", {"order_id": order_id, "agent": "second"}),
+                      "no_pending_task")
+    assert_tool_error(call_tool(worker, "next_task", {"order_id": "ORD-nosuch", "agent": "a"}),
+                      "not_found")
+    assert_tool_error(call_tool(worker, "heartbeat", {"uuid": uuid, "lease_token": token + 1}),
+                      "lease_lost")
+    assert_tool_error(call_tool(worker, "complete_task", {"uuid": uuid, "lease_token": token + 1}),
+                      "lease_lost")
+    assert_tool_error(call_tool(worker, "block_task", {"uuid": uuid, "reason": "stuck",
+                                                       "lease_token": token + 1}), "lease_lost")
+    assert_tool_error(call_tool(worker, "heartbeat", {"uuid": "NOSUCH", "lease_token": 1}),
+                      "not_found")
+    # None of that changed the claim; the holder blocks it with its token.
+    stored = worker.get(f"/api/task/{uuid}").body
+    assert stored["status"] == "in_progress" and stored["claimed_by"] == "first"
+    blocked = call_tool(worker, "block_task", {"uuid": uuid, "reason": "template file missing",
+                                               "lease_token": token})
+    assert blocked["structuredContent"]["status"] == "blocked"
+    log = worker.query("SELECT details FROM operation_logs WHERE task_uuid = ? AND "
+                       "operation = 'task_status_changed'", (uuid,))
+    assert [json.loads(r["details"])["note"] for r in log] == ["template file missing"]

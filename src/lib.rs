@@ -37,11 +37,19 @@ pub mod scheduled;
 pub mod store;
 pub mod upstream;
 
-use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use remediation::queue::QueuedItem;
+use worker::{
+    event, Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent,
+};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     handlers::dispatch(req, env).await
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<QueuedItem>, env: Env, _ctx: Context) -> worker::Result<()> {
+    remediation::queue::consume(batch, &env).await
 }
 
 #[event(scheduled)]

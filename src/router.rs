@@ -8,39 +8,22 @@ pub enum Route<'a> {
     OpenApi,
     CreateOrder,
     ListOrders,
-    GetOrder {
-        order_id: &'a str,
-    },
-    ClaimNextTask {
-        order_id: &'a str,
-    },
-    ListOrderTasks {
-        order_id: &'a str,
-    },
-    GetTask {
-        uuid: &'a str,
-    },
-    SetTaskStatus {
-        uuid: &'a str,
-    },
-    Heartbeat {
-        uuid: &'a str,
-    },
-    TaskHelp {
-        uuid: &'a str,
-    },
+    GetOrder { order_id: &'a str },
+    ClaimNextTask { order_id: &'a str },
+    ListOrderTasks { order_id: &'a str },
+    GetTask { uuid: &'a str },
+    SetTaskStatus { uuid: &'a str },
+    Heartbeat { uuid: &'a str },
+    TaskHelp { uuid: &'a str },
     AppendLog,
     ListLogs,
     ReportErrors,
+    ErrorBatchStatus { batch_id: &'a str },
+    RequeueErrorBatch { batch_id: &'a str },
     ListFollowups,
-    GetFollowup {
-        id: &'a str,
-    },
-    PatchFollowup {
-        id: &'a str,
-    },
+    GetFollowup { id: &'a str },
+    PatchFollowup { id: &'a str },
     GithubWebhook,
-    /// The MCP endpoint (`mcp`): JSON-RPC over POST; GET and DELETE answer 405.
     Mcp,
 }
 
@@ -81,6 +64,12 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
             ["api", "ops", "log"] => (POST, [Some(Route::AppendLog), None]),
             ["api", "ops", "logs"] => (GET, [Some(Route::ListLogs), None]),
             ["api", "factory", "errors"] => (POST, [Some(Route::ReportErrors), None]),
+            ["api", "factory", "errors", batch_id] => {
+                (GET, [Some(Route::ErrorBatchStatus { batch_id }), None])
+            }
+            ["api", "factory", "errors", batch_id, "requeue"] => {
+                (POST, [Some(Route::RequeueErrorBatch { batch_id }), None])
+            }
             ["api", "followups"] => (GET, [Some(Route::ListFollowups), None]),
             ["api", "followups", id] => (
                 GET_PATCH,
@@ -90,6 +79,7 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
                 ],
             ),
             ["api", "github", "webhook"] => (POST, [Some(Route::GithubWebhook), None]),
+            // JSON-RPC only: GET (an SSE stream) and DELETE (a session) answer 405.
             ["mcp"] => (POST, [Some(Route::Mcp), None]),
             _ => return Err(ApiError::RouteNotFound),
         };
@@ -143,6 +133,10 @@ mod tests {
             Ok(Route::ReportErrors)
         );
         assert_eq!(resolve("GET", "/api/orders"), Ok(Route::ListOrders));
+        assert_eq!(
+            resolve("GET", "/api/factory/errors/EB-1"),
+            Ok(Route::ErrorBatchStatus { batch_id: "EB-1" })
+        );
         assert_eq!(
             resolve("GET", "/api/orders/ORD-1"),
             Ok(Route::GetOrder { order_id: "ORD-1" })

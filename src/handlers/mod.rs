@@ -56,6 +56,12 @@ pub async fn serve(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<
         Route::GetFollowup { id } => return followups::get(env, id).await,
         Route::PatchFollowup { id } => return followups::patch(req, env, id).await,
         Route::GithubWebhook => return webhook::receive(req, env).await,
+        Route::ErrorBatchStatus { batch_id } => {
+            return factory_errors::status(req, env, batch_id).await
+        }
+        Route::RequeueErrorBatch { batch_id } => {
+            return factory_errors::requeue(env, batch_id).await
+        }
         Route::Health => meta::health(),
         Route::OpenApi => meta::openapi(),
         Route::CreateOrder => orders::create(req, env).await?,

@@ -15,7 +15,7 @@ use worker::{Env, Request, Response};
 
 /// GitHub caps payloads at 25 MB, but the events we act on are far smaller; a few MiB covers
 /// a pull request with a long description.
-const MAX_WEBHOOK_BODY: usize = 4 << 20;
+const MAX_WEBHOOK_BODY: usize = 2 << 20;
 
 pub async fn receive(req: &mut Request, env: &Env) -> ApiResult<Response> {
     let config = Config::from_env(env);

@@ -66,9 +66,10 @@ pub async fn remediate_all(
                 continue;
             }
         }
-        let answer = match remediate(db, remediator, index, item).await {
+        let answer = match remediate_one(db, remediator, index, item, Attempt::Final).await {
             Ok(answer) => answer,
-            Err(err) => {
+            Err(ItemError::Retry(why)) => deferred(index, item, &why),
+            Err(ItemError::Api(err)) => {
                 console_error!("remediating item {index}: {err:?}");
                 Answer::new(index, item.task_uuid.clone(), item.error_code.as_str()).note(
                     "the orchestrator failed while recording this item; report it again later",
@@ -80,12 +81,38 @@ pub async fn remediate_all(
     answers
 }
 
-async fn remediate(
+/// Whether a transient GitHub failure ends the item (blocked, as a request must answer now) or
+/// sends it back to the queue for a later attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Final,
+    Retryable,
+}
+
+#[derive(Debug)]
+pub enum ItemError {
+    /// Recording failed: the item is not decided.
+    Api(ApiError),
+    /// GitHub failed in a way worth retrying (only for [`Attempt::Retryable`]); nothing was
+    /// recorded but the calls' log rows.
+    Retry(String),
+}
+
+impl From<ApiError> for ItemError {
+    fn from(err: ApiError) -> Self {
+        ItemError::Api(err)
+    }
+}
+
+/// Remediates one item: the request path for the items that fit its budget, and the queue
+/// consumer for the others (each message with a budget of its own).
+pub async fn remediate_one(
     db: &D1Database,
     remediator: Option<&Remediator<'_>>,
     index: usize,
     item: &ErrorItem,
-) -> Result<Answer, ApiError> {
+    attempt: Attempt,
+) -> Result<Answer, ItemError> {
     let Some(task) = resolve_task(db, item).await? else {
         let which = item.task_uuid.as_deref().map_or_else(
             || {
@@ -114,48 +141,45 @@ async fn remediate(
         index,
     };
     let Some(rem) = remediator else {
-        return match item.error_code {
-            ErrorCode::FileNotFound | ErrorCode::PlaceholderNotFound => {
-                record
+        let answer =
+            match item.error_code {
+                ErrorCode::FileNotFound | ErrorCode::PlaceholderNotFound => record
                     .blocked(
                         "GitHub remediation is not configured (CORE_GITHUB_API, GITHUB_API_KEY, \
                          GITHUB_OWNER, GITHUB_REPO)"
                             .into(),
                         false,
                     )
-                    .await
-            }
-            _ => record.warning().await,
-        };
+                    .await,
+                _ => record.warning().await,
+            };
+        return Ok(answer?);
     };
     match item.error_code {
-        ErrorCode::InjectFailed | ErrorCode::Unknown => record.warning().await,
+        ErrorCode::InjectFailed | ErrorCode::Unknown => Ok(record.warning().await?),
         ErrorCode::FileNotFound => match rem.find_renamed_file(&task).await {
             Ok(RenameOutcome::Found {
                 path,
                 score,
                 runner_up_score,
-            }) => record.moved(path, score, runner_up_score).await,
-            Ok(other) => record.blocked(rename_reason(&task, &other), true).await,
-            Err(GitHubError::BudgetSpent) => record.deferred().await,
-            Err(err) => record.blocked(github_reason(&err), false).await,
+            }) => Ok(record.moved(path, score, runner_up_score).await?),
+            Ok(other) => Ok(record.blocked(rename_reason(&task, &other), true).await?),
+            Err(err) => record.github_failed(err, attempt).await,
         },
         ErrorCode::PlaceholderNotFound => {
             let siblings = tasks::sibling_placeholders(db, &task).await?;
             match rem.fix_missing_placeholder(&task, &siblings).await {
                 Ok(PlaceholderOutcome::TemplateHasIt { content }) => {
-                    record.restore_from_template(content).await
+                    Ok(record.restore_from_template(content).await?)
                 }
                 Ok(PlaceholderOutcome::Patch {
                     patched,
                     template_sha,
-                }) => record.propose(patched, &template_sha).await,
-                Ok(other) => {
-                    record
-                        .blocked(placeholder_reason(&task, &other), true)
-                        .await
-                }
-                Err(err) => record.blocked(github_reason(&err), false).await,
+                }) => record.propose(patched, &template_sha, attempt).await,
+                Ok(other) => Ok(record
+                    .blocked(placeholder_reason(&task, &other), true)
+                    .await?),
+                Err(err) => record.github_failed(err, attempt).await,
             }
         }
     }
@@ -398,22 +422,30 @@ impl Recorder<'_, '_> {
 
     /// A verified patch: the holder of the task's pull-request claim opens (or finds) the pull
     /// request; a concurrent report reuses it.
-    async fn propose(&self, patched: String, template_sha: &str) -> Result<Answer, ApiError> {
+    async fn propose(
+        &self,
+        patched: String,
+        template_sha: &str,
+        attempt: Attempt,
+    ) -> Result<Answer, ItemError> {
         let Some(rem) = self.remediator else {
-            return Err(ApiError::Internal("a patch without a remediator"));
+            return Err(ApiError::Internal("a patch without a remediator").into());
         };
         let token = nanoid::nanoid!(16);
         let link = match self.claim(GithubKind::Pull, &token).await? {
             ClaimResult::Won => match rem.propose(self.task, &patched, template_sha).await {
-                Ok(proposed) => return self.pull_request(patched, proposed, &token).await,
+                Ok(proposed) => return Ok(self.pull_request(patched, proposed, &token).await?),
                 Err(err) => {
                     let release = ClaimWrite::Release {
                         kind: GithubKind::Pull,
                         token: &token,
                     };
-                    return self
+                    if attempt == Attempt::Retryable && err.is_transient() {
+                        return Err(self.retry_later(&err, Some(release)).await?);
+                    }
+                    return Ok(self
                         .blocked_with(github_reason(&err), false, Some(release))
-                        .await;
+                        .await?);
                 }
             },
             ClaimResult::Created(link) => Some(link),
@@ -452,6 +484,36 @@ impl Recorder<'_, '_> {
             })
             .note(note)
             .followup(id))
+    }
+
+    /// GitHub failed while working the item: a transient failure on a retryable attempt goes
+    /// back to the queue (only the calls are logged); otherwise the item is blocked, or deferred
+    /// when it was this request's call budget that ran out.
+    async fn github_failed(&self, err: GitHubError, attempt: Attempt) -> Result<Answer, ItemError> {
+        if attempt == Attempt::Retryable && err.is_transient() {
+            return Err(self.retry_later(&err, None).await?);
+        }
+        Ok(match err {
+            GitHubError::BudgetSpent => self.deferred().await?,
+            err => self.blocked(github_reason(&err), false).await?,
+        })
+    }
+
+    /// Logs the failed attempt (and its GitHub calls), gives back a claim it held, and says
+    /// why for the queue's retry.
+    async fn retry_later(
+        &self,
+        err: &GitHubError,
+        claim: Option<ClaimWrite<'_>>,
+    ) -> Result<ItemError, ApiError> {
+        let why = github_reason(err);
+        let logs = [Log {
+            operation: "remediation_retry",
+            level: "warn",
+            details: json!({ "reason": why }),
+        }];
+        self.write(TaskWrite::Keep, claim, None, &logs).await?;
+        Ok(ItemError::Retry(why))
     }
 
     /// `patch_ready` with the pull request this request opened or found.

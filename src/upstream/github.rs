@@ -120,6 +120,21 @@ impl GitHubError {
             _ => None,
         }
     }
+
+    /// Whether the same call may well succeed later (rate limits, 5xx, timeouts, an unreachable
+    /// service, a spent budget), as opposed to an answer that will not change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GitHubError::RateLimited { .. } | GitHubError::BudgetSpent => true,
+            GitHubError::Upstream(UpstreamError::Timeout | UpstreamError::Unreachable(_)) => true,
+            GitHubError::Upstream(UpstreamError::Status { status, .. }) => {
+                *status >= 500 || *status == 429
+            }
+            GitHubError::Upstream(UpstreamError::BadResponse(_)) | GitHubError::Unexpected(_) => {
+                false
+            }
+        }
+    }
 }
 
 /// One call as the operation log records it.

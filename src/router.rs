@@ -24,6 +24,7 @@ pub enum Route<'a> {
     GetFollowup { id: &'a str },
     PatchFollowup { id: &'a str },
     GithubWebhook,
+    Mcp,
 }
 
 impl Route<'_> {
@@ -78,6 +79,8 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
                 ],
             ),
             ["api", "github", "webhook"] => (POST, [Some(Route::GithubWebhook), None]),
+            // JSON-RPC only: GET (an SSE stream) and DELETE (a session) answer 405.
+            ["mcp"] => (POST, [Some(Route::Mcp), None]),
             _ => return Err(ApiError::RouteNotFound),
         };
     let method = if method == "HEAD" { "GET" } else { method };
@@ -150,6 +153,13 @@ mod tests {
             resolve("PATCH", "/api/followups/3"),
             Ok(Route::PatchFollowup { id: "3" })
         );
+        assert_eq!(resolve("POST", "/mcp"), Ok(Route::Mcp));
+        for method in ["GET", "DELETE"] {
+            assert_eq!(
+                resolve(method, "/mcp"),
+                Err(ApiError::MethodNotAllowed { allowed: POST })
+            );
+        }
         assert_eq!(
             resolve("HEAD", "/api/followups/3"),
             Ok(Route::GetFollowup { id: "3" })
@@ -188,5 +198,6 @@ mod tests {
         assert!(!Route::OpenApi.needs_auth());
         assert!(Route::CreateOrder.needs_auth());
         assert!(!Route::GithubWebhook.needs_auth());
+        assert!(Route::Mcp.needs_auth());
     }
 }

@@ -15,6 +15,7 @@
 //! - `GET /api/orders`, `GET /api/orders/:id`: the orders overview; `POST /api/orders/:id/next`
 //!   and `POST /api/task/:uuid/heartbeat`: leases.
 //! - `POST /api/github/webhook`: signed GitHub deliveries that close follow-ups.
+//! - `POST /mcp`: the task routes as MCP tools for coding agents (`mcp`).
 //!
 //! The `scheduled` handler (every minute) sweeps expired leases, reconciles follow-ups with
 //! GitHub, deletes expired rows and moves operation-log rows past retention to R2.
@@ -31,6 +32,7 @@ pub mod error;
 pub mod handlers;
 pub mod help;
 pub mod http;
+pub mod mcp;
 pub mod remediation;
 pub mod router;
 pub mod scheduled;

@@ -26,6 +26,7 @@ pub enum Route<'a> {
     GetFollowup { id: &'a str },
     PatchFollowup { id: &'a str },
     GithubWebhook,
+    Mcp,
 }
 
 impl Route<'_> {
@@ -41,8 +42,9 @@ impl Route<'_> {
     /// sends a bookmark reads at least as fresh as that bookmark either way.
     pub fn consistency(&self) -> Option<Consistency> {
         match self {
-            // The archive lives in R2, not D1.
-            Route::Health | Route::OpenApi | Route::ArchivedLogs => None,
+            // The archive lives in R2, not D1; an MCP tool call opens the session of the API
+            // route it runs.
+            Route::Health | Route::OpenApi | Route::ArchivedLogs | Route::Mcp => None,
             Route::ListOrders
             | Route::GetOrder { .. }
             | Route::ListOrderTasks { .. }
@@ -110,6 +112,8 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
                 ],
             ),
             ["api", "github", "webhook"] => (POST, [Some(Route::GithubWebhook), None]),
+            // JSON-RPC only: GET (an SSE stream) and DELETE (a session) answer 405.
+            ["mcp"] => (POST, [Some(Route::Mcp), None]),
             _ => return Err(ApiError::RouteNotFound),
         };
     let method = if method == "HEAD" { "GET" } else { method };
@@ -183,6 +187,13 @@ mod tests {
             resolve("PATCH", "/api/followups/3"),
             Ok(Route::PatchFollowup { id: "3" })
         );
+        assert_eq!(resolve("POST", "/mcp"), Ok(Route::Mcp));
+        for method in ["GET", "DELETE"] {
+            assert_eq!(
+                resolve(method, "/mcp"),
+                Err(ApiError::MethodNotAllowed { allowed: POST })
+            );
+        }
         assert_eq!(
             resolve("HEAD", "/api/followups/3"),
             Ok(Route::GetFollowup { id: "3" })
@@ -221,6 +232,7 @@ mod tests {
         assert!(!Route::OpenApi.needs_auth());
         assert!(Route::CreateOrder.needs_auth());
         assert!(!Route::GithubWebhook.needs_auth());
+        assert!(Route::Mcp.needs_auth());
     }
 
     #[test]

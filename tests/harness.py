@@ -96,6 +96,10 @@ class WorkerProcess:
             f"database_name = {_toml_value(d1['database_name'])}",
             f"database_id = {_toml_value(d1['database_id'])}",
             f"migrations_dir = {_toml_value(str(ROOT / 'migrations'))}",
+            "",
+            "[assets]",  # the dashboard, as wrangler.toml serves it
+            f"directory = {_toml_value(str(ROOT / real['assets']['directory']))}",
+            f"run_worker_first = {json.dumps(real['assets']['run_worker_first'])}",
         ]
         if self.queue:
             queues = real.get("queues", {})

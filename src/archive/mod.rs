@@ -14,6 +14,7 @@
 pub mod gzip;
 pub mod plan;
 
+use crate::domain::oplog::LogLevel;
 use crate::error::ApiError;
 use crate::store::archive::{self as sql, Pruned};
 use crate::store::oplog::{self, LogEntry};
@@ -82,7 +83,7 @@ async fn prune(db: &Db, retention_days: u32) -> Result<Value, ApiError> {
                 "why": "no R2 bucket is bound as ARCHIVE",
             }),
         )
-        .level("warn");
+        .level(LogLevel::Warn);
         oplog::insert_statement(db, &entry)
             .map_err(crate::store::internal("binding prune log"))?
             .run()

@@ -8,7 +8,6 @@
 //! gets the stored answer, or a 409 while the first request is still working, and never
 //! repeats a GitHub write.
 
-use super::orders::replay;
 use crate::config::Config;
 use crate::domain::error_report::{parse_error_batch, ErrorBatch};
 use crate::domain::idempotency::{fingerprint, parse_key, HEADER};
@@ -17,7 +16,7 @@ use crate::http::{self, read_json};
 use crate::remediation::answer::{Action, Answer};
 use crate::remediation::batch::remediate_all;
 use crate::remediation::{queue, Remediator};
-use crate::store::idempotency::{self, IN_PROGRESS};
+use crate::store::idempotency;
 use crate::store::Db;
 use crate::store::{classify_write_error, error_batches, error_events, internal, WriteConflict};
 use serde_json::json;
@@ -41,7 +40,7 @@ pub async fn report(req: &mut Request, env: &Env, db: &Db) -> ApiResult<worker::
 
     if let Some(key) = &key {
         if let Some(answer) = earlier_answer(db, key, &request_hash).await? {
-            return Ok(answer);
+            return Ok(Ok(answer));
         }
     }
     if let Err(err) = record(db, &batch, key.as_deref(), &batch_ref, &request_hash).await {
@@ -51,7 +50,7 @@ pub async fn report(req: &mut Request, env: &Env, db: &Db) -> ApiResult<worker::
         {
             if table == "idempotency_keys" {
                 if let Some(answer) = earlier_answer(db, key, &request_hash).await? {
-                    return Ok(answer);
+                    return Ok(Ok(answer));
                 }
             }
         }
@@ -217,19 +216,9 @@ async fn record_answers(db: &Db, batch_id: &str, answers: &[Answer]) -> ApiResul
 }
 
 /// The stored answer for `key`, the 409 while its work runs, or `None` when the key is new.
-async fn earlier_answer(
-    db: &Db,
-    key: &str,
-    request_hash: &str,
-) -> ApiResult<Option<worker::Result<Response>>> {
-    match idempotency::find(db, SCOPE, key).await? {
-        None => Ok(None),
-        Some(stored) if stored.request_hash != request_hash => Err(ApiError::IdempotencyKeyReused),
-        Some(stored) if stored.status == IN_PROGRESS => Err(ApiError::BatchInProgress {
-            retry_after_secs: RETRY_AFTER_SECS,
-        }),
-        Some(stored) => replay(stored, request_hash).map(Some),
-    }
+async fn earlier_answer(db: &Db, key: &str, request_hash: &str) -> ApiResult<Option<Response>> {
+    let prior = idempotency::begin(db, SCOPE, key, request_hash).await?;
+    http::prior_answer(prior, RETRY_AFTER_SECS)
 }
 
 /// The claim on the key (if any) and every item, in `error_events` and `operation_logs`: one

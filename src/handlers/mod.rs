@@ -17,64 +17,79 @@ use crate::config::Config;
 use crate::domain::bookmark::{self, parse_bookmark};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
+use crate::mcp;
 use crate::router::{self, Route};
 use crate::store::{self, Db};
 use worker::{Env, Request, Response};
 
 /// Resolves, authorises and runs one request; every failure becomes the JSON error shape.
-/// A route that touches D1 gets one session for the whole request, and its answer (error or
-/// not) carries the session's latest bookmark in `x-d1-bookmark`.
 pub async fn dispatch(mut req: Request, env: Env) -> worker::Result<Response> {
     let path = req.path();
     let method = req.method();
-    let route = match router::resolve(method.as_ref(), &path) {
-        Ok(route) => route,
-        Err(err) => return http::error_response(&err),
+    let outcome = match router::resolve(method.as_ref(), &path) {
+        Ok(route) => run(route, &mut req, &env).await,
+        Err(err) => Err(err),
     };
-    let db = match prepare(route, &req, &env) {
-        Ok(db) => db,
-        Err(err) => return http::error_response(&err),
-    };
-    let mut response = run(route, &mut req, &env, db.as_ref())
-        .await
-        .or_else(|err| http::error_response(&err))?;
-    if let Some(bookmark) = db.as_ref().and_then(store::bookmark) {
-        response.headers_mut().set(bookmark::HEADER, &bookmark)?;
-    }
-    Ok(response)
+    outcome.or_else(|err| http::error_response(&err))
 }
 
-/// Everything checked before the route runs: the bearer token, the bookmark header, and the
-/// route's D1 session (none for routes that never touch D1).
-fn prepare(route: Route<'_>, req: &Request, env: &Env) -> ApiResult<Option<Db>> {
+async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
+    if route == Route::Mcp {
+        if let Some(refusal) = mcp::refuse_foreign_origin(req) {
+            return refusal.map_err(response_failed);
+        }
+    }
     if route.needs_auth() {
         let config = Config::from_env(env);
         let header = req.headers().get("authorization").ok().flatten();
         authorize(&config.auth, header.as_deref())?;
     }
+    serve(route, req, env).await
+}
+
+/// Runs a resolved route for a caller already let in: HTTP after `run`'s checks, or the MCP
+/// endpoint running a tool as the equivalent API request (one code path for both).
+///
+/// A route that touches D1 gets one session for the whole request (`Route::consistency`,
+/// anchored at the request's `x-d1-bookmark` if any), and its answer, error or not, carries the
+/// session's latest bookmark back.
+pub async fn serve(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
     let Some(consistency) = route.consistency() else {
-        return Ok(None);
+        return serve_without_d1(route, req, env).await;
     };
     let header = req.headers().get(bookmark::HEADER).ok().flatten();
     let bookmark = parse_bookmark(header.as_deref())?;
-    store::open(env, consistency, bookmark.as_ref()).map(Some)
+    let db = store::open(env, consistency, bookmark.as_ref())?;
+    let mut response = match serve_with_d1(route, req, env, &db).await {
+        Ok(response) => response,
+        Err(err) => http::error_response(&err).map_err(response_failed)?,
+    };
+    if let Some(bookmark) = store::bookmark(&db) {
+        response
+            .headers_mut()
+            .set(bookmark::HEADER, &bookmark)
+            .map_err(response_failed)?;
+    }
+    Ok(response)
 }
 
-async fn run(
+async fn serve_without_d1(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
+    let response = match route {
+        Route::Health => meta::health(),
+        Route::OpenApi => meta::openapi(),
+        Route::ArchivedLogs => return archive::get(req, env).await,
+        Route::Mcp => mcp::handle(req, env).await?,
+        _ => return Err(ApiError::Internal("a D1 route without a session")),
+    };
+    response.map_err(response_failed)
+}
+
+async fn serve_with_d1(
     route: Route<'_>,
     req: &mut Request,
     env: &Env,
-    db: Option<&Db>,
+    db: &Db,
 ) -> ApiResult<Response> {
-    let Some(db) = db else {
-        let response = match route {
-            Route::Health => meta::health(),
-            Route::OpenApi => meta::openapi(),
-            Route::ArchivedLogs => return archive::get(req, env).await,
-            _ => return Err(ApiError::Internal("a D1 route without a session")),
-        };
-        return response.map_err(building_response);
-    };
     // Routes written since `From<worker::Error> for ApiError` answer `ApiResult<Response>`.
     let response = match route {
         Route::ListOrders => return overview::list(req, db).await,
@@ -90,9 +105,6 @@ async fn run(
         Route::RequeueErrorBatch { batch_id } => {
             return factory_errors::requeue(env, db, batch_id).await
         }
-        Route::Health => meta::health(),
-        Route::OpenApi => meta::openapi(),
-        Route::ArchivedLogs => return archive::get(req, env).await,
         Route::CreateOrder => orders::create(req, db).await?,
         Route::ListOrderTasks { order_id } => tasks::list_for_order(db, order_id).await?,
         Route::GetTask { uuid } => tasks::get(db, uuid).await?,
@@ -102,11 +114,14 @@ async fn run(
         Route::ListLogs => ops::list(req, db).await?,
         Route::ReportErrors => factory_errors::report(req, env, db).await?,
         Route::ListFollowups => ops::followups(req, db).await?,
+        Route::Health | Route::OpenApi | Route::ArchivedLogs | Route::Mcp => {
+            return serve_without_d1(route, req, env).await
+        }
     };
-    response.map_err(building_response)
+    response.map_err(response_failed)
 }
 
-fn building_response(err: worker::Error) -> ApiError {
+fn response_failed(err: worker::Error) -> ApiError {
     worker::console_error!("building response: {err}");
     ApiError::Internal("building response")
 }

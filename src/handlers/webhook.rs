@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::domain::followup::FollowupStatus;
 use crate::domain::github_event::{interpret, signature_matches, Delivery};
+use crate::domain::oplog::LogLevel;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, check_content_type};
 use crate::store::followups::{self, Transition};
@@ -108,9 +109,9 @@ pub async fn receive(req: &mut Request, env: &Env, db: &Db) -> ApiResult<Respons
         "repository": payload.pointer("/repository/full_name"),
     });
     let level = if outcome == "applied" {
-        "info"
+        LogLevel::Info
     } else {
-        "debug"
+        LogLevel::Debug
     };
     let entry = LogEntry::orchestrator("github_webhook", details)
         .level(level)

@@ -16,6 +16,7 @@ use super::verify::placeholder_marker;
 use super::{patch, PlaceholderOutcome, ProposedPr, Remediator, RenameOutcome};
 use crate::domain::error_report::{ErrorCode, ErrorItem};
 use crate::domain::followup::{parse_github_url, FollowupStatus, FollowupType, GithubKind};
+use crate::domain::oplog::LogLevel;
 use crate::error::ApiError;
 use crate::store::followups::{GithubLink, NewFollowup};
 use crate::store::github_claims::{self, Claim};
@@ -276,13 +277,6 @@ struct Recorder<'r, 'a> {
     index: usize,
 }
 
-/// One log row of this item, before its order and task are filled in.
-struct Log {
-    operation: &'static str,
-    level: &'static str,
-    details: Value,
-}
-
 impl Recorder<'_, '_> {
     fn answer(&self, action: Action) -> Answer {
         Answer::new(
@@ -306,32 +300,26 @@ impl Recorder<'_, '_> {
         }
     }
 
+    /// A log row of this item (its order and task).
+    fn log(&self, operation: &'static str, level: LogLevel, details: Value) -> LogEntry<'_> {
+        LogEntry::orchestrator(operation, details)
+            .order(&self.task.order_id)
+            .task(&self.task.uuid)
+            .level(level)
+    }
+
     /// Writes the item's record: the outcome's own log rows plus one per GitHub call made.
     async fn write(
         &self,
         task: TaskWrite<'_>,
         claim: Option<ClaimWrite<'_>>,
         followup: Option<NewFollowup<'_>>,
-        logs: &[Log],
+        logs: impl IntoIterator<Item = LogEntry<'_>>,
     ) -> Result<Option<i64>, ApiError> {
-        let entry = |operation, level, details| {
-            LogEntry::orchestrator(operation, details)
-                .order(&self.task.order_id)
-                .task(&self.task.uuid)
-                .level(level)
-        };
-        let mut entries: Vec<LogEntry> = logs
-            .iter()
-            .map(|log| entry(log.operation, log.level, log.details.clone()))
-            .collect();
+        let mut entries: Vec<LogEntry> = logs.into_iter().collect();
         if let Some(rem) = self.remediator {
             for call in rem.github().take_calls() {
-                let level = if matches!(call.outcome, "ok" | "not_found") {
-                    "info"
-                } else {
-                    "warn"
-                };
-                entries.push(entry("github_call", level, json!(call)));
+                entries.push(self.log("github_call", call.log_level(), json!(call)));
             }
         }
         record(
@@ -351,12 +339,12 @@ impl Recorder<'_, '_> {
     /// deferral are recorded.
     async fn deferred(&self) -> Result<Answer, ApiError> {
         let why = "this request's budget of upstream calls (REMEDIATION_MAX_CALLS) ran out";
-        let logs = [Log {
-            operation: "remediation_deferred",
-            level: "warn",
-            details: json!({ "reason": why }),
-        }];
-        self.write(TaskWrite::Keep, None, None, &logs).await?;
+        let logs = [self.log(
+            "remediation_deferred",
+            LogLevel::Warn,
+            json!({ "reason": why }),
+        )];
+        self.write(TaskWrite::Keep, None, None, logs).await?;
         let mut answer = deferred(self.index, self.item, why);
         answer.task_uuid = Some(self.task.uuid.clone());
         Ok(answer)
@@ -382,16 +370,12 @@ impl Recorder<'_, '_> {
             data: details.to_string(),
             ..self.followup(FollowupType::AutoFixApplied, 2, FollowupStatus::Fixed)
         };
-        let logs = [Log {
-            operation: "task_file_path_updated",
-            level: "info",
-            details,
-        }];
+        let logs = [self.log("task_file_path_updated", LogLevel::Info, details)];
         let task = TaskWrite::Move {
             from: previous,
             to: &path,
         };
-        let id = self.write(task, None, Some(followup), &logs).await?;
+        let id = self.write(task, None, Some(followup), logs).await?;
         Ok(self
             .answer(Action::UpdateFilePath {
                 new_file_path: path.clone(),
@@ -404,12 +388,12 @@ impl Recorder<'_, '_> {
     /// `patch_ready` from the template itself: nothing to change upstream.
     async fn restore_from_template(&self, content: String) -> Result<Answer, ApiError> {
         let marker = placeholder_marker(&self.task.placeholder);
-        let logs = [Log {
-            operation: "placeholder_restore_offered",
-            level: "info",
-            details: json!({ "file_path": self.task.file_path, "source": "template" }),
-        }];
-        self.write(TaskWrite::Unblock, None, None, &logs).await?;
+        let logs = [self.log(
+            "placeholder_restore_offered",
+            LogLevel::Info,
+            json!({ "file_path": self.task.file_path, "source": "template" }),
+        )];
+        self.write(TaskWrite::Unblock, None, None, logs).await?;
         Ok(self
             .answer(Action::PatchReady {
                 patched_content: content,
@@ -463,20 +447,17 @@ impl Recorder<'_, '_> {
                      its pull request"
                 .to_owned(),
         };
-        let logs = [Log {
-            operation: "placeholder_patch_proposed",
-            level: "info",
-            details: json!({ "pr_url": link.as_ref().map(|l| &l.url), "branch": branch,
-                             "reused": true }),
-        }];
+        let logs = [self.log(
+            "placeholder_patch_proposed",
+            LogLevel::Info,
+            json!({ "pr_url": link.as_ref().map(|l| &l.url), "branch": branch, "reused": true }),
+        )];
         let followup = link.as_ref().map(|link| NewFollowup {
             note: &note,
             github: Some(link),
             ..self.followup(FollowupType::AutoFixApplied, 2, FollowupStatus::Open)
         });
-        let id = self
-            .write(TaskWrite::Unblock, None, followup, &logs)
-            .await?;
+        let id = self.write(TaskWrite::Unblock, None, followup, logs).await?;
         Ok(self
             .answer(Action::PatchReady {
                 patched_content: patched,
@@ -508,12 +489,12 @@ impl Recorder<'_, '_> {
         claim: Option<ClaimWrite<'_>>,
     ) -> Result<ItemError, ApiError> {
         let why = github_reason(err);
-        let logs = [Log {
-            operation: "remediation_retry",
-            level: "warn",
-            details: json!({ "reason": why }),
-        }];
-        self.write(TaskWrite::Keep, claim, None, &logs).await?;
+        let logs = [self.log(
+            "remediation_retry",
+            LogLevel::Warn,
+            json!({ "reason": why }),
+        )];
+        self.write(TaskWrite::Keep, claim, None, logs).await?;
         Ok(ItemError::Retry(why))
     }
 
@@ -543,13 +524,9 @@ impl Recorder<'_, '_> {
             number: pr.number,
             url: &pr.html_url,
         };
-        let logs = [Log {
-            operation: "placeholder_patch_proposed",
-            level: "info",
-            details,
-        }];
+        let logs = [self.log("placeholder_patch_proposed", LogLevel::Info, details)];
         let id = self
-            .write(TaskWrite::Unblock, Some(claim), Some(followup), &logs)
+            .write(TaskWrite::Unblock, Some(claim), Some(followup), logs)
             .await?;
         Ok(self
             .answer(Action::PatchReady {
@@ -623,13 +600,9 @@ impl Recorder<'_, '_> {
             data: details.to_string(),
             ..self.followup(FollowupType::Blocked, 1, FollowupStatus::Open)
         };
-        let logs = [Log {
-            operation: "task_blocked",
-            level: "warn",
-            details,
-        }];
+        let logs = [self.log("task_blocked", LogLevel::Warn, details)];
         let id = self
-            .write(TaskWrite::Block, claim, Some(followup), &logs)
+            .write(TaskWrite::Block, claim, Some(followup), logs)
             .await?;
         Ok(self
             .answer(Action::Blocked {
@@ -647,18 +620,18 @@ impl Recorder<'_, '_> {
             self.item.error_code.as_str(),
             crate::domain::text::clip_chars(&self.item.message, 500)
         );
-        let logs = [Log {
-            operation: "followup_warning",
-            level: "warn",
-            details: json!({ "error_code": self.item.error_code.as_str() }),
-        }];
+        let logs = [self.log(
+            "followup_warning",
+            LogLevel::Warn,
+            json!({ "error_code": self.item.error_code.as_str() }),
+        )];
         let followup = NewFollowup {
             note: &note,
             data: item_json(self.item).to_string(),
             ..self.followup(FollowupType::Warning, 3, FollowupStatus::Open)
         };
         let id = self
-            .write(TaskWrite::Keep, None, Some(followup), &logs)
+            .write(TaskWrite::Keep, None, Some(followup), logs)
             .await?;
         Ok(self
             .answer(Action::None)

@@ -17,7 +17,7 @@ const INSERT: &str =
 pub struct LogEntry<'a> {
     pub source: &'a str,
     pub operation: &'a str,
-    pub level: &'a str,
+    pub level: LogLevel,
     pub order_id: Option<&'a str>,
     pub task_uuid: Option<&'a str>,
     pub details: Value,
@@ -29,7 +29,7 @@ impl<'a> LogEntry<'a> {
         Self {
             source: "orchestrator",
             operation,
-            level: "info",
+            level: LogLevel::Info,
             order_id: None,
             task_uuid: None,
             details,
@@ -46,7 +46,7 @@ impl<'a> LogEntry<'a> {
         self
     }
 
-    pub fn level(mut self, level: &'a str) -> Self {
+    pub fn level(mut self, level: LogLevel) -> Self {
         self.level = level;
         self
     }
@@ -64,7 +64,7 @@ pub fn insert_statement(db: &Db, entry: &LogEntry) -> worker::Result<D1PreparedS
         opt_text(entry.order_id),
         opt_text(entry.task_uuid),
         text(entry.operation),
-        text(entry.level),
+        text(entry.level.as_str()),
         text(&entry.details.to_string()),
     ])
 }

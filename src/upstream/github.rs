@@ -24,6 +24,7 @@ use super::budget::{BudgetSpent, CallBudget};
 use super::http::{build_request, fetch_text, TextResponse};
 use super::UpstreamError;
 use crate::domain::followup::GithubKind;
+use crate::domain::oplog::LogLevel;
 
 /// How long one call may take unless `GITHUB_TIMEOUT_MS` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -146,6 +147,17 @@ pub struct CallRecord {
     pub outcome: &'static str,
     pub status: Option<u16>,
     pub duration_ms: u64,
+}
+
+impl CallRecord {
+    /// A call that got its answer (a 404 is an answer) is routine; anything else is a warning.
+    pub fn log_level(&self) -> LogLevel {
+        if matches!(self.outcome, "ok" | "not_found") {
+            LogLevel::Info
+        } else {
+            LogLevel::Warn
+        }
+    }
 }
 
 /// A file read from the repository.

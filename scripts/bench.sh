@@ -19,6 +19,9 @@ fi
 log "API benchmark (workerd, local D1)${REFERENCE_URL:+, side by side with $REFERENCE_URL}"
 .venv/bin/python tests/bench/bench_api.py
 
+log "storage per row and the local write rate (inputs of docs/SCALING.md)"
+.venv/bin/python tests/bench/bench_storage.py
+
 log "factory_init.py on 10,000 tasks across 2,000 files"
 .venv/bin/python tests/bench/bench_factory_init.py
 

@@ -1,7 +1,7 @@
 //! Vars and secrets, read once per request into a typed [`Config`]; no `env.var` elsewhere.
 
-use crate::help::client::{DEFAULT_DOCS_MCP_URL, DEFAULT_TIMEOUT as DOCS_TIMEOUT};
-use crate::remediation::github::{self, GitHubConfig};
+use crate::upstream::docs::{DEFAULT_DOCS_MCP_URL, DEFAULT_TIMEOUT as DOCS_TIMEOUT};
+use crate::upstream::github::{self, GitHubConfig};
 use crate::upstream::model::ChatModel;
 use std::time::Duration;
 use worker::Env;
@@ -32,6 +32,44 @@ pub struct Config {
     /// core-github-api (`CORE_GITHUB_API`, secret `GITHUB_API_KEY`, `GITHUB_OWNER`,
     /// `GITHUB_REPO`), when all four are set. Its `Debug` redacts the key.
     pub github: Option<GitHubConfig>,
+    /// The secret GitHub signs webhook deliveries with (`GITHUB_WEBHOOK_SECRET`).
+    pub webhook_secret: Option<Secret>,
+    /// Days an operation log row stays in D1 (`OPS_LOG_RETENTION_DAYS`) before the scheduled
+    /// handler archives it to R2 (or deletes it, with no bucket bound).
+    pub ops_log_retention_days: u32,
+    /// The first delay before a queued item is tried again (`REMEDIATION_RETRY_BASE_SECONDS`);
+    /// it doubles per attempt.
+    pub remediation_retry_base_secs: u32,
+}
+
+pub const DEFAULT_OPS_LOG_RETENTION_DAYS: u32 = 30;
+
+/// A whole number of days from 1 to ten years; anything else is the default (a typo must not
+/// make the archive take every row at once).
+pub fn retention_days(value: Option<&str>) -> u32 {
+    value
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|d| (1..=3650).contains(d))
+        .unwrap_or(DEFAULT_OPS_LOG_RETENTION_DAYS)
+}
+
+/// Long enough for a GitHub outage or rate-limit window to pass between attempts.
+const DEFAULT_RETRY_BASE_SECS: u32 = 30;
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl Config {
@@ -77,6 +115,11 @@ impl Config {
             docs_timeout: millis(env, "DOCS_TIMEOUT_MS").unwrap_or(DOCS_TIMEOUT),
             model,
             github,
+            webhook_secret: read(env, "GITHUB_WEBHOOK_SECRET").map(Secret),
+            ops_log_retention_days: retention_days(read(env, "OPS_LOG_RETENTION_DAYS").as_deref()),
+            remediation_retry_base_secs: read(env, "REMEDIATION_RETRY_BASE_SECONDS")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(DEFAULT_RETRY_BASE_SECS),
         }
     }
 }
@@ -112,6 +155,21 @@ pub(crate) fn read(env: &Env, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let shown = format!("{:?}", Secret("hunter2".into()));
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn retention_is_whole_days_or_the_default() {
+        assert_eq!(retention_days(None), 30);
+        assert_eq!(retention_days(Some("7")), 7);
+        for bad in ["0", "-1", "7.5", "x", "3651"] {
+            assert_eq!(retention_days(Some(bad)), 30, "{bad}");
+        }
+    }
 
     #[test]
     fn token_wins_over_open_mode() {

@@ -27,6 +27,8 @@ impl FieldError {
 pub enum ApiError {
     /// 400: the body is not JSON, or not the JSON shape the route takes.
     InvalidJson(String),
+    /// 400: the `x-d1-bookmark` header is not a bookmark; says why.
+    InvalidBookmark(String),
     /// 401: missing or wrong bearer token.
     Unauthorized,
     /// 404: no route with this path.
@@ -43,6 +45,18 @@ pub enum ApiError {
     },
     /// 409: the first request with this `Idempotency-Key` is still being worked on.
     BatchInProgress { retry_after_secs: u32 },
+    /// 404: the order has no pending task left to claim.
+    NoPendingTask { order_id: String },
+    /// 409: the lease token does not hold the task's live lease (wrong, outdated or expired).
+    LeaseLost { uuid: String },
+    /// 409: the change would make a second active follow-up of its type for the task.
+    FollowupConflict { id: i64, other: i64 },
+    /// 401: a GitHub webhook delivery whose signature is missing or wrong.
+    InvalidSignature,
+    /// 503: `GITHUB_WEBHOOK_SECRET` is not set, so no delivery can be verified.
+    WebhookNotConfigured,
+    /// 503: the Worker has no `REMEDIATION_QUEUE` binding.
+    QueueNotConfigured,
     /// 413: the body is larger than the route accepts.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not `application/json`.
@@ -55,21 +69,31 @@ pub enum ApiError {
     Internal(&'static str),
     /// 503: `/api/*` is closed because no `API_TOKEN` secret is set.
     AuthNotConfigured,
+    /// 503: no R2 bucket is bound as `ARCHIVE`, so there is no operation-log archive to read.
+    ArchiveNotConfigured,
 }
 
 impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
-            ApiError::InvalidJson(_) => 400,
-            ApiError::Unauthorized => 401,
-            ApiError::RouteNotFound | ApiError::NotFound { .. } => 404,
+            ApiError::InvalidJson(_) | ApiError::InvalidBookmark(_) => 400,
+            ApiError::Unauthorized | ApiError::InvalidSignature => 401,
+            ApiError::RouteNotFound
+            | ApiError::NotFound { .. }
+            | ApiError::NoPendingTask { .. } => 404,
             ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::StatusConflict { .. } | ApiError::BatchInProgress { .. } => 409,
+            ApiError::StatusConflict { .. }
+            | ApiError::BatchInProgress { .. }
+            | ApiError::LeaseLost { .. }
+            | ApiError::FollowupConflict { .. } => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::IdempotencyKeyReused | ApiError::Validation(_) => 422,
             ApiError::Internal(_) => 500,
-            ApiError::AuthNotConfigured => 503,
+            ApiError::AuthNotConfigured
+            | ApiError::WebhookNotConfigured
+            | ApiError::ArchiveNotConfigured
+            | ApiError::QueueNotConfigured => 503,
         }
     }
 
@@ -77,24 +101,36 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::InvalidJson(_) => "invalid_json",
+            ApiError::InvalidBookmark(_) => "invalid_bookmark",
             ApiError::Unauthorized => "unauthorized",
             ApiError::RouteNotFound => "route_not_found",
             ApiError::NotFound { .. } => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::StatusConflict { .. } => "status_conflict",
             ApiError::BatchInProgress { .. } => "batch_in_progress",
+            ApiError::NoPendingTask { .. } => "no_pending_task",
+            ApiError::LeaseLost { .. } => "lease_lost",
+            ApiError::FollowupConflict { .. } => "followup_conflict",
+            ApiError::InvalidSignature => "invalid_signature",
+            ApiError::WebhookNotConfigured => "webhook_not_configured",
+            ApiError::QueueNotConfigured => "queue_not_configured",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
             ApiError::Validation(_) => "validation_failed",
             ApiError::Internal(_) => "internal_error",
             ApiError::AuthNotConfigured => "auth_not_configured",
+            ApiError::ArchiveNotConfigured => "archive_not_configured",
         }
     }
 
     pub fn message(&self) -> String {
         match self {
             ApiError::InvalidJson(why) => format!("request body is not valid JSON: {why}"),
+            ApiError::InvalidBookmark(why) => format!(
+                "the x-d1-bookmark header {why}; send back the x-d1-bookmark of an earlier \
+                 answer unchanged, or no header"
+            ),
             ApiError::Unauthorized => {
                 "missing or invalid bearer token: send 'Authorization: Bearer <API_TOKEN>'".into()
             }
@@ -112,6 +148,27 @@ impl ApiError {
                 "the first request with this key is still being processed; retry in \
                  {retry_after_secs} seconds for its answer"
             ),
+            ApiError::NoPendingTask { order_id } => {
+                format!("order '{order_id}' has no pending task left to claim")
+            }
+            ApiError::LeaseLost { uuid } => format!(
+                "the lease token does not hold task '{uuid}': it is wrong, outdated, or the lease \
+                 expired (another agent may have claimed the task since); stop working on it"
+            ),
+            ApiError::FollowupConflict { id, other } => format!(
+                "follow-up {other} of the same type is already active for this task; close it \
+                 before reopening follow-up {id}"
+            ),
+            ApiError::InvalidSignature => "X-Hub-Signature-256 is missing or does not match the \
+                 body signed with GITHUB_WEBHOOK_SECRET"
+                .into(),
+            ApiError::WebhookNotConfigured => "the GITHUB_WEBHOOK_SECRET secret is not set: run \
+                 'wrangler secret put GITHUB_WEBHOOK_SECRET' with the secret given to GitHub when \
+                 registering the webhook"
+                .into(),
+            ApiError::QueueNotConfigured => "this Worker has no REMEDIATION_QUEUE binding (see \
+                 wrangler.toml's [[queues.producers]])"
+                .into(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body exceeds the limit of {limit} bytes")
             }
@@ -129,6 +186,10 @@ impl ApiError {
             ApiError::AuthNotConfigured => "the API_TOKEN secret is not set: run \
                  'wrangler secret put API_TOKEN' (or, for local development only, set the var \
                  AUTH_MODE=\"open\")"
+                .into(),
+            ApiError::ArchiveNotConfigured => "no R2 bucket is bound as ARCHIVE, so operation \
+                 log rows past retention are deleted, not archived: add an [[r2_buckets]] \
+                 binding named ARCHIVE to wrangler.toml to keep them"
                 .into(),
         }
     }
@@ -157,6 +218,14 @@ impl ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A runtime failure (building a response, a binding) is ours: log the cause, answer 500.
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> Self {
+        worker::console_error!("runtime error: {err}");
+        ApiError::Internal("runtime error")
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -212,6 +281,16 @@ mod tests {
             ApiError::Validation(vec![]),
             ApiError::Internal("x"),
             ApiError::AuthNotConfigured,
+            ApiError::NoPendingTask {
+                order_id: "O".into(),
+            },
+            ApiError::LeaseLost { uuid: "A".into() },
+            ApiError::FollowupConflict { id: 1, other: 2 },
+            ApiError::InvalidSignature,
+            ApiError::WebhookNotConfigured,
+            ApiError::InvalidBookmark("x".into()),
+            ApiError::ArchiveNotConfigured,
+            ApiError::QueueNotConfigured,
         ];
         for err in all {
             assert!((400..600).contains(&err.status()), "{err:?}");

@@ -1,6 +1,7 @@
 //! Reading request bodies within limits and writing JSON responses in the API's one shape.
 
 use crate::domain::hash::fnv1a_64_hex;
+use crate::domain::idempotency::Prior;
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;
 use serde_json::Value;
@@ -49,6 +50,14 @@ pub fn parse_json(bytes: &[u8], limit: usize) -> ApiResult<Value> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
 }
 
+/// The decoded query string, in order.
+pub fn query_pairs(req: &Request) -> ApiResult<Vec<(String, String)>> {
+    let url = req
+        .url()
+        .map_err(|_| ApiError::Internal("request without a URL"))?;
+    Ok(url.query_pairs().into_owned().collect())
+}
+
 /// A JSON response. API answers are per-request state, so no cache may keep them.
 pub fn json<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {
     let mut resp = Response::from_json(body)?.with_status(status);
@@ -88,6 +97,24 @@ pub fn etag_matches(header: &str, etag: &str) -> bool {
     header.split(',').map(str::trim).any(|candidate| {
         candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
     })
+}
+
+/// The stored answer of an earlier request with the same `Idempotency-Key`.
+pub fn replayed(status: u16, body: String) -> worker::Result<Response> {
+    let mut resp = raw_json(status, body)?;
+    resp.headers_mut().set("idempotent-replayed", "true")?;
+    Ok(resp)
+}
+
+/// The answer an idempotent route gives for a [`Prior`] other than `Fresh` (`None` for that:
+/// do the work). `retry_after_secs` is what a client waiting on a running request is told.
+pub fn prior_answer(prior: Prior, retry_after_secs: u32) -> ApiResult<Option<Response>> {
+    match prior {
+        Prior::Fresh => Ok(None),
+        Prior::Replay { status, body } => Ok(Some(replayed(status, body)?)),
+        Prior::InProgress => Err(ApiError::BatchInProgress { retry_after_secs }),
+        Prior::Reused => Err(ApiError::IdempotencyKeyReused),
+    }
 }
 
 pub fn error_response(err: &ApiError) -> worker::Result<Response> {

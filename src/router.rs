@@ -1,61 +1,136 @@
 //! The one route table, in the order of `openapi.yaml`: method and path to a [`Route`].
 
 use crate::error::ApiError;
+use crate::store::Consistency;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
     Health,
     OpenApi,
     CreateOrder,
+    ListOrders,
+    GetOrder { order_id: &'a str },
+    ClaimNextTask { order_id: &'a str },
     ListOrderTasks { order_id: &'a str },
     GetTask { uuid: &'a str },
     SetTaskStatus { uuid: &'a str },
+    Heartbeat { uuid: &'a str },
     TaskHelp { uuid: &'a str },
     AppendLog,
     ListLogs,
+    ArchivedLogs,
     ReportErrors,
+    ErrorBatchStatus { batch_id: &'a str },
+    RequeueErrorBatch { batch_id: &'a str },
     ListFollowups,
+    GetFollowup { id: &'a str },
+    PatchFollowup { id: &'a str },
+    GithubWebhook,
+    Mcp,
 }
 
 impl Route<'_> {
-    /// Whether the route sits behind the bearer token.
+    /// Whether the route sits behind the bearer token. The webhook is signed instead: GitHub
+    /// cannot send a bearer token.
     pub fn needs_auth(&self) -> bool {
-        !matches!(self, Route::Health | Route::OpenApi)
+        !matches!(self, Route::Health | Route::OpenApi | Route::GithubWebhook)
+    }
+
+    /// The D1 session the route opens, if it touches D1 at all. Reads that may be a moment
+    /// stale may be served by a replica; everything that writes, or reads to decide a write
+    /// (claims, compare-and-set, idempotency lookups), starts at the primary. A client that
+    /// sends a bookmark reads at least as fresh as that bookmark either way.
+    pub fn consistency(&self) -> Option<Consistency> {
+        match self {
+            // The archive lives in R2, not D1; an MCP tool call opens the session of the API
+            // route it runs.
+            Route::Health | Route::OpenApi | Route::ArchivedLogs | Route::Mcp => None,
+            Route::ListOrders
+            | Route::GetOrder { .. }
+            | Route::ListOrderTasks { .. }
+            | Route::GetTask { .. }
+            | Route::ListLogs
+            | Route::ListFollowups
+            | Route::GetFollowup { .. }
+            | Route::ErrorBatchStatus { .. } => Some(Consistency::Replica),
+            Route::CreateOrder
+            | Route::ClaimNextTask { .. }
+            | Route::SetTaskStatus { .. }
+            | Route::Heartbeat { .. }
+            | Route::TaskHelp { .. }
+            | Route::AppendLog
+            | Route::ReportErrors
+            | Route::PatchFollowup { .. }
+            | Route::GithubWebhook
+            | Route::RequeueErrorBatch { .. } => Some(Consistency::Primary),
+        }
     }
 }
 
-/// `HEAD` is answered wherever `GET` is (the runtime drops the body), and `Allow` says so.
-const GET: &[&str] = &["GET", "HEAD"];
-const POST: &[&str] = &["POST"];
-
-/// Resolves a request line. `method` must be the request's own method text: any method a route
+/// Resolves a request line. `method` must be the request's own method text: any method a path
 /// does not list (`QUERY`, `PUT`, lower-case `get`, ...) is a 405 naming the ones it does.
+/// `HEAD` is served as `GET` by the runtime's rules for bodies, so it is accepted wherever `GET`
+/// is.
 pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
     let path = path
         .strip_suffix('/')
         .filter(|p| !p.is_empty())
         .unwrap_or(path);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (route, allowed) = match segments.as_slice() {
-        ["health"] | ["healthz"] => (Route::Health, GET),
-        ["openapi.json"] => (Route::OpenApi, GET),
-        ["api", "orders"] => (Route::CreateOrder, POST),
-        ["api", "tasks", order_id] => (Route::ListOrderTasks { order_id }, GET),
-        ["api", "task", uuid] => (Route::GetTask { uuid }, GET),
-        ["api", "task", uuid, "status"] => (Route::SetTaskStatus { uuid }, POST),
-        ["api", "task", uuid, "help"] => (Route::TaskHelp { uuid }, POST),
-        ["api", "ops", "log"] => (Route::AppendLog, POST),
-        ["api", "ops", "logs"] => (Route::ListLogs, GET),
-        ["api", "factory", "errors"] => (Route::ReportErrors, POST),
-        ["api", "followups"] => (Route::ListFollowups, GET),
-        _ => return Err(ApiError::RouteNotFound),
-    };
-    if allowed.contains(&method) {
-        Ok(route)
-    } else {
-        Err(ApiError::MethodNotAllowed { allowed })
-    }
+    // Every method a path answers, with its route; the first whose method matches wins.
+    let (allowed, routes): (&'static [&'static str], [Option<Route<'a>>; 2]) =
+        match segments.as_slice() {
+            ["health"] | ["healthz"] => (GET, [Some(Route::Health), None]),
+            ["openapi.json"] => (GET, [Some(Route::OpenApi), None]),
+            ["api", "orders"] => (
+                GET_POST,
+                [Some(Route::ListOrders), Some(Route::CreateOrder)],
+            ),
+            ["api", "orders", order_id] => (GET, [Some(Route::GetOrder { order_id }), None]),
+            ["api", "orders", order_id, "next"] => {
+                (POST, [Some(Route::ClaimNextTask { order_id }), None])
+            }
+            ["api", "tasks", order_id] => (GET, [Some(Route::ListOrderTasks { order_id }), None]),
+            ["api", "task", uuid] => (GET, [Some(Route::GetTask { uuid }), None]),
+            ["api", "task", uuid, "status"] => (POST, [Some(Route::SetTaskStatus { uuid }), None]),
+            ["api", "task", uuid, "heartbeat"] => (POST, [Some(Route::Heartbeat { uuid }), None]),
+            ["api", "task", uuid, "help"] => (POST, [Some(Route::TaskHelp { uuid }), None]),
+            ["api", "ops", "log"] => (POST, [Some(Route::AppendLog), None]),
+            ["api", "ops", "logs"] => (GET, [Some(Route::ListLogs), None]),
+            ["api", "ops", "archive"] => (GET, [Some(Route::ArchivedLogs), None]),
+            ["api", "factory", "errors"] => (POST, [Some(Route::ReportErrors), None]),
+            ["api", "factory", "errors", batch_id] => {
+                (GET, [Some(Route::ErrorBatchStatus { batch_id }), None])
+            }
+            ["api", "factory", "errors", batch_id, "requeue"] => {
+                (POST, [Some(Route::RequeueErrorBatch { batch_id }), None])
+            }
+            ["api", "followups"] => (GET, [Some(Route::ListFollowups), None]),
+            ["api", "followups", id] => (
+                GET_PATCH,
+                [
+                    Some(Route::GetFollowup { id }),
+                    Some(Route::PatchFollowup { id }),
+                ],
+            ),
+            ["api", "github", "webhook"] => (POST, [Some(Route::GithubWebhook), None]),
+            // JSON-RPC only: GET (an SSE stream) and DELETE (a session) answer 405.
+            ["mcp"] => (POST, [Some(Route::Mcp), None]),
+            _ => return Err(ApiError::RouteNotFound),
+        };
+    let method = if method == "HEAD" { "GET" } else { method };
+    allowed
+        .iter()
+        .zip(routes)
+        .find(|(m, _)| **m == method)
+        .and_then(|(_, route)| route)
+        .ok_or(ApiError::MethodNotAllowed { allowed })
 }
+
+const GET: &[&str] = &["GET"];
+const POST: &[&str] = &["POST"];
+const GET_POST: &[&str] = &["GET", "POST"];
+const GET_PATCH: &[&str] = &["GET", "PATCH"];
 
 #[cfg(test)]
 mod tests {
@@ -87,10 +162,47 @@ mod tests {
         );
         assert_eq!(resolve("POST", "/api/ops/log"), Ok(Route::AppendLog));
         assert_eq!(resolve("GET", "/api/ops/logs"), Ok(Route::ListLogs));
+        assert_eq!(resolve("GET", "/api/ops/archive"), Ok(Route::ArchivedLogs));
         assert_eq!(resolve("GET", "/api/followups"), Ok(Route::ListFollowups));
         assert_eq!(
             resolve("POST", "/api/factory/errors"),
             Ok(Route::ReportErrors)
+        );
+        assert_eq!(resolve("GET", "/api/orders"), Ok(Route::ListOrders));
+        assert_eq!(
+            resolve("GET", "/api/factory/errors/EB-1"),
+            Ok(Route::ErrorBatchStatus { batch_id: "EB-1" })
+        );
+        assert_eq!(
+            resolve("GET", "/api/orders/ORD-1"),
+            Ok(Route::GetOrder { order_id: "ORD-1" })
+        );
+        assert_eq!(
+            resolve("POST", "/api/orders/ORD-1/next"),
+            Ok(Route::ClaimNextTask { order_id: "ORD-1" })
+        );
+        assert_eq!(
+            resolve("POST", "/api/task/A/heartbeat"),
+            Ok(Route::Heartbeat { uuid: "A" })
+        );
+        assert_eq!(
+            resolve("PATCH", "/api/followups/3"),
+            Ok(Route::PatchFollowup { id: "3" })
+        );
+        assert_eq!(resolve("POST", "/mcp"), Ok(Route::Mcp));
+        for method in ["GET", "DELETE"] {
+            assert_eq!(
+                resolve(method, "/mcp"),
+                Err(ApiError::MethodNotAllowed { allowed: POST })
+            );
+        }
+        assert_eq!(
+            resolve("HEAD", "/api/followups/3"),
+            Ok(Route::GetFollowup { id: "3" })
+        );
+        assert_eq!(
+            resolve("POST", "/api/github/webhook"),
+            Ok(Route::GithubWebhook)
         );
     }
 
@@ -103,8 +215,12 @@ mod tests {
             Err(ApiError::RouteNotFound)
         );
         assert_eq!(
-            resolve("GET", "/api/orders"),
-            Err(ApiError::MethodNotAllowed { allowed: POST })
+            resolve("DELETE", "/api/orders"),
+            Err(ApiError::MethodNotAllowed { allowed: GET_POST })
+        );
+        assert_eq!(
+            resolve("POST", "/api/followups/3"),
+            Err(ApiError::MethodNotAllowed { allowed: GET_PATCH })
         );
         assert_eq!(
             resolve("DELETE", "/api/task/A"),
@@ -125,5 +241,31 @@ mod tests {
         assert!(!Route::Health.needs_auth());
         assert!(!Route::OpenApi.needs_auth());
         assert!(Route::CreateOrder.needs_auth());
+        assert!(!Route::GithubWebhook.needs_auth());
+        assert!(Route::Mcp.needs_auth());
+    }
+
+    #[test]
+    fn writes_start_at_the_primary_and_plain_reads_may_use_a_replica() {
+        assert_eq!(Route::Health.consistency(), None);
+        assert_eq!(Route::OpenApi.consistency(), None);
+        for read in [
+            Route::ListOrders,
+            Route::GetTask { uuid: "A" },
+            Route::ListLogs,
+            Route::GetFollowup { id: "1" },
+        ] {
+            assert_eq!(read.consistency(), Some(Consistency::Replica), "{read:?}");
+        }
+        for write in [
+            Route::CreateOrder,
+            Route::ClaimNextTask { order_id: "O" },
+            Route::SetTaskStatus { uuid: "A" },
+            Route::TaskHelp { uuid: "A" },
+            Route::PatchFollowup { id: "1" },
+            Route::GithubWebhook,
+        ] {
+            assert_eq!(write.consistency(), Some(Consistency::Primary), "{write:?}");
+        }
     }
 }

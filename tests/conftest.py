@@ -51,10 +51,16 @@ def upstream_vars(github, docs, model) -> dict[str, str]:
     }
 
 
+# The main Worker's webhook secret (a test value, not a secret), so /api/github/webhook is
+# configured there as in production.
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
 @pytest.fixture(scope="session")
 def worker(upstream_vars):
     """The Worker as production runs it: token auth, upstreams named in its vars."""
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, **upstream_vars}, name="main")
+    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                          **upstream_vars}, name="main")
     proc.start()
     yield proc
     proc.stop()
@@ -65,8 +71,8 @@ def start_worker():
     """Starts extra Workers with other vars (auth modes); stopped after the test."""
     started: list[WorkerProcess] = []
 
-    def start(vars: dict[str, str], name: str = "extra") -> WorkerProcess:
-        proc = WorkerProcess(vars, name=name).start()
+    def start(vars: dict[str, str], name: str = "extra", queue: bool = True) -> WorkerProcess:
+        proc = WorkerProcess(vars, name=name, queue=queue).start()
         started.append(proc)
         return proc
 

@@ -53,9 +53,26 @@ class Reply:
         return None
 
 
+def _toml_tables(prefix: str, tables: list[dict[str, Any]]) -> list[str]:
+    """`[[prefix]]` arrays of tables with scalar values, as wrangler.toml writes them."""
+    lines: list[str] = []
+    for table in tables:
+        lines += ["", f"[[{prefix}]]"]
+        for key, value in table.items():
+            rendered = _toml_value(value) if isinstance(value, str) else json.dumps(value)
+            lines.append(f"{key} = {rendered}")
+    return lines
+
+
 class WorkerProcess:
-    def __init__(self, vars: dict[str, str], name: str = "worker") -> None:
+    def __init__(self, vars: dict[str, str], name: str = "worker", queue: bool = True,
+                 archive: bool = True) -> None:
+        """`queue=False` runs the Worker without its remediation queue (the fallback where
+        items past a request's budget are answered deferred); `archive=False` without its R2
+        bucket (operation log rows past retention are then deleted unarchived)."""
         self.vars = dict(vars)
+        self.queue = queue
+        self.archive = archive
         self.dir = Path(tempfile.mkdtemp(prefix=f"mc-{name}-"))
         self.state = self.dir / "state"
         self.port = free_port()
@@ -80,8 +97,17 @@ class WorkerProcess:
             f"database_id = {_toml_value(d1['database_id'])}",
             f"migrations_dir = {_toml_value(str(ROOT / 'migrations'))}",
             "",
-            "[vars]",
+            "[assets]",  # the dashboard, as wrangler.toml serves it
+            f"directory = {_toml_value(str(ROOT / real['assets']['directory']))}",
+            f"run_worker_first = {json.dumps(real['assets']['run_worker_first'])}",
         ]
+        if self.queue:
+            queues = real.get("queues", {})
+            lines += _toml_tables("queues.producers", queues.get("producers", []))
+            lines += _toml_tables("queues.consumers", queues.get("consumers", []))
+        if self.archive:
+            lines += _toml_tables("r2_buckets", real.get("r2_buckets", []))
+        lines += ["", "[vars]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.vars.items()]
         path = self.dir / "wrangler.toml"
         path.write_text("\n".join(lines) + "\n")
@@ -109,7 +135,9 @@ class WorkerProcess:
             [str(BIN / "wrangler"), "dev", "--local", "--config", str(config),
              "--ip", "127.0.0.1", "--port", str(self.port),
              "--inspector-port", str(free_port()), "--persist-to", str(self.state),
-             "--show-interactive-dev-session=false", "--log-level", "warn"],
+             "--show-interactive-dev-session=false", "--log-level", "warn",
+             # exposes GET /__scheduled?cron=..., so tests run the cron handler on demand
+             "--test-scheduled"],
             cwd=self.dir, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
@@ -177,7 +205,32 @@ class WorkerProcess:
     def post(self, path: str, body: Any = None, **kw) -> Reply:
         return self.request("POST", path, body, **kw)
 
+    def run_scheduled(self, cron: str = "* * * * *") -> Reply:
+        """Runs the Worker's scheduled handler once, as the cron trigger would."""
+        from urllib.parse import quote
+        return self.get(f"/__scheduled?cron={quote(cron)}", token=None, timeout=60)
+
     # -- D1, read straight from workerd's SQLite file ------------------------------------------
+
+    def r2_objects(self) -> dict[str, bytes]:
+        """The local ARCHIVE bucket as miniflare stores it (key -> bytes), read from disk, so
+        tests see the objects without going through the Worker."""
+        root = self.state / "v3" / "r2"
+        # miniflare keeps its own metadata.sqlite beside the bucket's object index.
+        meta = [f for f in glob.glob(str(root / "miniflare-R2BucketObject" / "*.sqlite"))
+                if not f.endswith("metadata.sqlite")]
+        objects: dict[str, bytes] = {}
+        for path in meta:
+            con = sqlite3.connect(path, timeout=10)
+            try:
+                rows = con.execute("SELECT key, blob_id FROM _mf_objects").fetchall()
+            finally:
+                con.close()
+            for key, blob_id in rows:
+                blobs = glob.glob(str(root / "*" / "blobs" / blob_id))
+                if blobs:
+                    objects[key] = Path(blobs[0]).read_bytes()
+        return objects
 
     def db_path(self) -> str:
         # miniflare keeps a metadata.sqlite beside the database file itself.

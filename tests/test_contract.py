@@ -25,12 +25,18 @@ def test_openapi_contract(worker, tmp_path):
         "--url", worker.base_url,
         "-H", f"Authorization: Bearer {worker.token}",
         "--checks", "all",
+        # POST /mcp speaks JSON-RPC: a message that breaks the protocol is answered 200 with an
+        # in-band error, and whether a batch is allowed depends on the MCP-Protocol-Version
+        # header. OpenAPI 3.0 can state neither, so its conformance lives in test_mcp.py.
+        "--exclude-operation-id", "mcp",
         "--phases", PHASES,
         "--max-examples", os.environ.get("CONTRACT_MAX_EXAMPLES", "40"),
         "--seed", "20261124",
         # No example database: a run depends on the seed alone, not on earlier runs.
         "--generation-database", "none",
-        "--workers", "2",
+        # One worker: with two, hypothesis's ast.parse calls race on Python 3.11 and the run
+        # fails at random ("SystemError: AST constructor recursion depth mismatch").
+        "--workers", "1",
         "--request-timeout", "30",
         "--suppress-health-check", "all",
         "--report", "junit", "--report-dir", str(tmp_path),

@@ -1,12 +1,16 @@
 """GET /api/tasks/:order_id and GET /api/task/:uuid, whose JSON SQLite builds in one statement:
-the answers must be, byte for byte, what encoding the rows with a JSON library gives (every
-task column in table order, `null`s kept, strings escaped the standard way), and conditional
-reads must never hide a write. Also: methods no route lists are 405, never served as GET."""
+the answers must be, byte for byte, what encoding the rows with a JSON library gives (the
+columns openapi.yaml's Task lists, in its order, `null`s kept, strings escaped the standard
+way), and conditional reads must never hide a write. Also: methods no route lists are 405,
+never served as GET."""
 
 from __future__ import annotations
 
 import json
 
+import yaml
+
+from harness import ROOT
 from orders import unique_factory
 from test_validation import assert_error
 
@@ -26,9 +30,16 @@ def encode(value) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def task_keys() -> list[str]:
+    """The task fields the document promises, in its order."""
+    document = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    return list(document["components"]["schemas"]["Task"]["properties"])
+
+
 def task_rows(worker, where: str, param: str) -> list[dict]:
-    """Every column of the matching tasks, in table order, rows in creation order."""
-    return worker.query(f"SELECT * FROM tasks WHERE {where} = ? ORDER BY rowid", (param,))
+    """The documented columns of the matching tasks, rows in creation order."""
+    columns = ", ".join(task_keys())
+    return worker.query(f"SELECT {columns} FROM tasks WHERE {where} = ? ORDER BY rowid", (param,))
 
 
 def awkward_order(worker) -> dict:
@@ -61,11 +72,16 @@ def test_task_list_is_the_rows_encoded(worker):
 
 def test_single_task_is_the_row_encoded(worker):
     created = awkward_order(worker)
+    # A leased task: its agent, expiry and (integer) token are shown too.
+    claim = worker.post(f"/api/orders/{created['order_id']}/next", {"agent": "reads-agent"})
+    assert claim.status == 200, claim.text
     for task in created["tasks"]:
         reply = worker.get(f"/api/task/{task['uuid']}")
         assert reply.status == 200
         assert reply.headers["content-type"].startswith("application/json")
         assert reply.text == encode(task_rows(worker, "uuid", task["uuid"])[0])
+    leased = worker.get(f"/api/task/{claim.body['task']['uuid']}").body
+    assert leased["claimed_by"] == "reads-agent" and isinstance(leased["lease_token"], int)
 
 
 def test_order_without_tasks_lists_none(worker):
@@ -105,11 +121,11 @@ def test_etag_revalidation_never_hides_a_write(worker):
 
 def test_unlisted_methods_are_405_with_allow(worker):
     for method, path, allow in [
-        ("QUERY", "/health", "GET, HEAD"),
-        ("QUERY", "/openapi.json", "GET, HEAD"),
-        ("QUERY", "/api/tasks/ORD-abcdef", "GET, HEAD"),
-        ("PUT", "/api/task/ABCDEF", "GET, HEAD"),
-        ("QUERY", "/api/orders", "POST"),
+        ("QUERY", "/health", "GET"),
+        ("QUERY", "/openapi.json", "GET"),
+        ("QUERY", "/api/tasks/ORD-abcdef", "GET"),
+        ("PUT", "/api/task/ABCDEF", "GET"),
+        ("QUERY", "/api/orders", "GET, POST"),
     ]:
         reply = worker.request(method, path)
         assert_error(reply, 405, "method_not_allowed")

@@ -7,17 +7,19 @@
 
 use crate::config::Config;
 use crate::domain::ids::is_plausible_id;
+use crate::domain::oplog::LogLevel;
+use crate::domain::text::shorten;
 use crate::domain::validate::{body_object, Checker};
 use crate::error::{ApiError, ApiResult};
 use crate::help::answer::{self, GuidanceKind};
-use crate::help::client::DocsClient;
 use crate::help::merge::{merge_hits, Budget, Source};
-use crate::help::{cache_key, query::build_queries, text::shorten};
+use crate::help::{cache_key, query::build_queries};
 use crate::http::{self, read_json};
 use crate::store::help_cache::{self, CachedAnswer};
 use crate::store::oplog::{self, LogEntry};
 use crate::store::tasks::{find_task, TaskRow};
-use crate::store::{database, internal};
+use crate::store::{internal, Db};
+use crate::upstream::docs::DocsClient;
 use serde_json::{json, Value};
 use worker::{console_warn, Date, Env, Request, Response};
 
@@ -56,7 +58,12 @@ struct Composed {
     problems: Vec<String>,
 }
 
-pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker::Result<Response>> {
+pub async fn help(
+    req: &mut Request,
+    env: &Env,
+    db: &Db,
+    uuid: &str,
+) -> ApiResult<worker::Result<Response>> {
     let ask = parse_help_request(&read_json(req, MAX_HELP_BODY).await?)?;
     let not_found = || ApiError::NotFound {
         resource: "task",
@@ -65,13 +72,12 @@ pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker:
     if !is_plausible_id(uuid) {
         return Err(not_found());
     }
-    let db = database(env)?;
-    let task = find_task(&db, uuid).await?.ok_or_else(not_found)?;
+    let task = find_task(db, uuid).await?.ok_or_else(not_found)?;
     let config = Config::from_env(env);
     let started = Date::now().as_millis();
 
     let key = cache_key(uuid, ask.question.as_deref(), ask.error.as_deref());
-    let (composed, cache_hit) = match help_cache::find(&db, &key).await? {
+    let (composed, cache_hit) = match help_cache::find(db, &key).await? {
         Some(answer) => (
             Composed {
                 answer,
@@ -88,9 +94,9 @@ pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker:
         source: "agent",
         operation: "help_request",
         level: if composed.degraded || !composed.problems.is_empty() {
-            "warn"
+            LogLevel::Warn
         } else {
-            "info"
+            LogLevel::Info
         },
         order_id: Some(&task.order_id),
         task_uuid: Some(&task.uuid),
@@ -106,11 +112,10 @@ pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker:
             "duration_ms": duration_ms,
         }),
     };
-    let mut writes =
-        vec![oplog::insert_statement(&db, &log).map_err(internal("binding help log"))?];
+    let mut writes = vec![oplog::insert_statement(db, &log).map_err(internal("binding help log"))?];
     if !cache_hit && !composed.degraded {
         writes.push(
-            help_cache::store_statement(&db, &key, &task.uuid, &composed.answer)
+            help_cache::store_statement(db, &key, &task.uuid, &composed.answer)
                 .map_err(internal("binding help cache"))?,
         );
     }
@@ -121,7 +126,7 @@ pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker:
     let kind = if composed.degraded {
         GuidanceKind::Degraded
     } else {
-        kind_from_str(&composed.answer.kind)
+        composed.answer.kind
     };
     Ok(http::json(
         200,
@@ -160,7 +165,7 @@ async fn compose(config: &Config, task: &TaskRow, ask: &HelpRequest) -> Composed
         return Composed {
             answer: CachedAnswer {
                 ai_guidance: answer::degraded_guidance(&task.instruction),
-                kind: "degraded".into(),
+                kind: GuidanceKind::Degraded,
                 sources: Vec::new(),
             },
             degraded: true,
@@ -177,7 +182,7 @@ async fn compose(config: &Config, task: &TaskRow, ask: &HelpRequest) -> Composed
             Ok(text) if !text.trim().is_empty() => {
                 return grounded(
                     answer::ensure_citation(&text, &sources),
-                    "synthesis",
+                    GuidanceKind::Synthesis,
                     sources,
                     problems,
                 )
@@ -187,19 +192,19 @@ async fn compose(config: &Config, task: &TaskRow, ask: &HelpRequest) -> Composed
         }
     }
     let excerpt = answer::excerpt_guidance(&sources).unwrap_or_default();
-    grounded(excerpt, "excerpt", sources, problems)
+    grounded(excerpt, GuidanceKind::Excerpt, sources, problems)
 }
 
 fn grounded(
     ai_guidance: String,
-    kind: &str,
+    kind: GuidanceKind,
     sources: Vec<Source>,
     problems: Vec<String>,
 ) -> Composed {
     Composed {
         answer: CachedAnswer {
             ai_guidance,
-            kind: kind.into(),
+            kind,
             sources,
         },
         degraded: false,
@@ -210,18 +215,10 @@ fn grounded(
 fn no_match(task: &TaskRow, problems: Vec<String>) -> Composed {
     grounded(
         answer::no_match_guidance(&task.instruction),
-        "no_match",
+        GuidanceKind::NoMatch,
         Vec::new(),
         problems,
     )
-}
-
-fn kind_from_str(kind: &str) -> GuidanceKind {
-    match kind {
-        "synthesis" => GuidanceKind::Synthesis,
-        "excerpt" => GuidanceKind::Excerpt,
-        _ => GuidanceKind::NoMatch,
-    }
 }
 
 #[cfg(test)]

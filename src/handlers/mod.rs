@@ -1,17 +1,25 @@
 //! Thin handlers: extract, call the store, respond. `dispatch` is the only entry.
 
+mod archive;
 mod factory_errors;
+mod followups;
 mod help;
+mod leases;
 mod meta;
 mod ops;
 mod orders;
+mod overview;
 mod tasks;
+mod webhook;
 
 use crate::auth::authorize;
 use crate::config::Config;
+use crate::domain::bookmark::{self, parse_bookmark};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
+use crate::mcp;
 use crate::router::{self, Route};
+use crate::store::{self, Db};
 use worker::{Env, Request, Response};
 
 /// Resolves, authorises and runs one request; every failure becomes the JSON error shape.
@@ -28,26 +36,94 @@ pub async fn dispatch(mut req: Request, env: Env) -> worker::Result<Response> {
 }
 
 async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
+    if route == Route::Mcp {
+        if let Some(refusal) = mcp::refuse_foreign_origin(req) {
+            return refusal.map_err(response_failed);
+        }
+    }
     if route.needs_auth() {
         let config = Config::from_env(env);
         let header = req.headers().get("authorization").ok().flatten();
         authorize(&config.auth, header.as_deref())?;
     }
+    serve(route, req, env).await
+}
+
+/// Runs a resolved route for a caller already let in: HTTP after `run`'s checks, or the MCP
+/// endpoint running a tool as the equivalent API request (one code path for both).
+///
+/// A route that touches D1 gets one session for the whole request (`Route::consistency`,
+/// anchored at the request's `x-d1-bookmark` if any), and its answer, error or not, carries the
+/// session's latest bookmark back.
+pub async fn serve(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
+    let Some(consistency) = route.consistency() else {
+        return serve_without_d1(route, req, env).await;
+    };
+    let header = req.headers().get(bookmark::HEADER).ok().flatten();
+    let bookmark = parse_bookmark(header.as_deref())?;
+    let db = store::open(env, consistency, bookmark.as_ref())?;
+    let mut response = match serve_with_d1(route, req, env, &db).await {
+        Ok(response) => response,
+        Err(err) => http::error_response(&err).map_err(response_failed)?,
+    };
+    if let Some(bookmark) = store::bookmark(&db) {
+        response
+            .headers_mut()
+            .set(bookmark::HEADER, &bookmark)
+            .map_err(response_failed)?;
+    }
+    Ok(response)
+}
+
+async fn serve_without_d1(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
     let response = match route {
         Route::Health => meta::health(),
         Route::OpenApi => meta::openapi(),
-        Route::CreateOrder => orders::create(req, env).await?,
-        Route::ListOrderTasks { order_id } => tasks::list_for_order(req, env, order_id).await?,
-        Route::GetTask { uuid } => tasks::get(env, uuid).await?,
-        Route::SetTaskStatus { uuid } => tasks::set_status(req, env, uuid).await?,
-        Route::TaskHelp { uuid } => help::help(req, env, uuid).await?,
-        Route::AppendLog => ops::append(req, env).await?,
-        Route::ListLogs => ops::list(req, env).await?,
-        Route::ReportErrors => factory_errors::report(req, env).await?,
-        Route::ListFollowups => ops::followups(req, env).await?,
+        Route::ArchivedLogs => return archive::get(req, env).await,
+        Route::Mcp => mcp::handle(req, env).await?,
+        _ => return Err(ApiError::Internal("a D1 route without a session")),
     };
-    response.map_err(|err| {
-        worker::console_error!("building response: {err}");
-        ApiError::Internal("building response")
-    })
+    response.map_err(response_failed)
+}
+
+async fn serve_with_d1(
+    route: Route<'_>,
+    req: &mut Request,
+    env: &Env,
+    db: &Db,
+) -> ApiResult<Response> {
+    // Routes written since `From<worker::Error> for ApiError` answer `ApiResult<Response>`.
+    let response = match route {
+        Route::ListOrders => return overview::list(req, db).await,
+        Route::GetOrder { order_id } => return overview::get(db, order_id).await,
+        Route::ClaimNextTask { order_id } => return leases::next(req, db, order_id).await,
+        Route::Heartbeat { uuid } => return leases::heartbeat(req, db, uuid).await,
+        Route::GetFollowup { id } => return followups::get(db, id).await,
+        Route::PatchFollowup { id } => return followups::patch(req, db, id).await,
+        Route::GithubWebhook => return webhook::receive(req, env, db).await,
+        Route::ErrorBatchStatus { batch_id } => {
+            return factory_errors::status(req, db, batch_id).await
+        }
+        Route::RequeueErrorBatch { batch_id } => {
+            return factory_errors::requeue(env, db, batch_id).await
+        }
+        Route::CreateOrder => orders::create(req, db).await?,
+        Route::ListOrderTasks { order_id } => tasks::list_for_order(req, db, order_id).await?,
+        Route::GetTask { uuid } => tasks::get(db, uuid).await?,
+        Route::SetTaskStatus { uuid } => tasks::set_status(req, db, uuid).await?,
+        Route::TaskHelp { uuid } => help::help(req, env, db, uuid).await?,
+        Route::AppendLog => ops::append(req, db).await?,
+        Route::ListLogs => ops::list(req, db).await?,
+        Route::ReportErrors => factory_errors::report(req, env, db).await?,
+        Route::ListFollowups => ops::followups(req, db).await?,
+        Route::Health | Route::OpenApi | Route::ArchivedLogs | Route::Mcp => {
+            return serve_without_d1(route, req, env).await
+        }
+    };
+    response.map_err(response_failed)
+}
+
+fn response_failed(err: worker::Error) -> ApiError {
+    worker::console_error!("building response: {err}");
+    ApiError::Internal("building response")
 }

@@ -3,27 +3,25 @@
 
 use crate::domain::followup_query::parse_followup_query;
 use crate::domain::oplog::{parse_log_entry, parse_log_query};
-use crate::error::{ApiError, ApiResult};
-use crate::http::{self, read_json};
-use crate::store::{database, followups, oplog};
+use crate::error::ApiResult;
+use crate::http::{self, query_pairs, read_json};
+use crate::store::{followups, oplog, Db};
 use serde_json::json;
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 /// A log entry is small; its `details` are bounded at 16 KiB on their own.
 const MAX_LOG_BODY: usize = 32 * 1024;
 
-pub async fn append(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+pub async fn append(req: &mut Request, db: &Db) -> ApiResult<worker::Result<Response>> {
     let entry = parse_log_entry(&read_json(req, MAX_LOG_BODY).await?)?;
-    let db = database(env)?;
-    let id = oplog::append(&db, &entry).await?;
+    let id = oplog::append(db, &entry).await?;
     Ok(http::json(200, &json!({ "ok": true, "id": id })))
 }
 
-pub async fn list(req: &Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+pub async fn list(req: &Request, db: &Db) -> ApiResult<worker::Result<Response>> {
     let pairs = query_pairs(req)?;
     let query = parse_log_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let db = database(env)?;
-    let (logs, next) = oplog::list(&db, &query).await?;
+    let (logs, next) = oplog::list(db, &query).await?;
     Ok(http::json(
         200,
         &json!({ "logs": logs, "next_cursor": next.map(|id| id.to_string()) }),
@@ -31,21 +29,12 @@ pub async fn list(req: &Request, env: &Env) -> ApiResult<worker::Result<Response
 }
 
 /// `GET /api/followups`: what needs a human, by order, task, type and status.
-pub async fn followups(req: &Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+pub async fn followups(req: &Request, db: &Db) -> ApiResult<worker::Result<Response>> {
     let pairs = query_pairs(req)?;
     let query = parse_followup_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let db = database(env)?;
-    let (items, next) = followups::list(&db, &query).await?;
+    let (items, next) = followups::list(db, &query).await?;
     Ok(http::json(
         200,
         &json!({ "followups": items, "next_cursor": next.map(|id| id.to_string()) }),
     ))
-}
-
-/// The decoded query string, in order.
-fn query_pairs(req: &Request) -> ApiResult<Vec<(String, String)>> {
-    let url = req
-        .url()
-        .map_err(|_| ApiError::Internal("request without a URL"))?;
-    Ok(url.query_pairs().into_owned().collect())
 }

@@ -5,20 +5,23 @@ use crate::domain::ids::{new_order_id, new_task_ids};
 use crate::domain::order::parse_new_order;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, read_json, MAX_BODY_BYTES};
-use crate::store::idempotency::{self, StoredAnswer};
+use crate::store::idempotency;
+use crate::store::internal;
 use crate::store::orders::{
     assign_ids, insert, IdempotencyRecord, InsertOutcome, IDEMPOTENCY_SCOPE, MAX_ID_ATTEMPTS,
 };
-use crate::store::{database, internal};
-use worker::{console_error, D1Database, Env, Request, Response};
+use crate::store::Db;
+use worker::{console_error, Request, Response};
 
 const CREATED: u16 = 201;
+/// Orders are answered in the batch that writes them, so no claim is ever left running; a
+/// client told to wait would only meet one from a request that died mid-batch.
+const RETRY_AFTER_SECS: u32 = 1;
 
-pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+pub async fn create(req: &mut Request, db: &Db) -> ApiResult<worker::Result<Response>> {
     let key = parse_key(req.headers().get(HEADER).ok().flatten().as_deref())?;
     let body = read_json(req, MAX_BODY_BYTES).await?;
     let order = parse_new_order(&body)?;
-    let db = database(env)?;
 
     // The fingerprint covers the validated order, so a retry that differs only in whitespace
     // or `./` prefixes still counts as the same request.
@@ -28,8 +31,9 @@ pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
             .as_bytes(),
     );
     if let Some(key) = &key {
-        if let Some(stored) = idempotency::find(&db, IDEMPOTENCY_SCOPE, key).await? {
-            return replay(stored, &request_hash);
+        let prior = idempotency::begin(db, IDEMPOTENCY_SCOPE, key, &request_hash).await?;
+        if let Some(answer) = http::prior_answer(prior, RETRY_AFTER_SECS)? {
+            return Ok(Ok(answer));
         }
     }
 
@@ -43,11 +47,11 @@ pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
             status: CREATED,
             body: &answer,
         });
-        match insert(&db, &created, record.as_ref()).await {
+        match insert(db, &created, record.as_ref()).await {
             InsertOutcome::Inserted => return Ok(http::raw_json(CREATED, answer)),
             InsertOutcome::IdCollision => continue,
             InsertOutcome::KeyTaken => {
-                return replay_winner(&db, key.as_deref(), &request_hash).await
+                return replay_winner(db, key.as_deref(), &request_hash).await
             }
             InsertOutcome::Failed(err) => return Err(internal("writing order")(err)),
         }
@@ -56,30 +60,16 @@ pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
     Err(ApiError::Internal("drawing free ids"))
 }
 
-pub(super) fn replay(
-    stored: StoredAnswer,
-    request_hash: &str,
-) -> ApiResult<worker::Result<Response>> {
-    if stored.request_hash != request_hash {
-        return Err(ApiError::IdempotencyKeyReused);
-    }
-    Ok(
-        http::raw_json(stored.status, stored.body).and_then(|mut resp| {
-            resp.headers_mut().set("idempotent-replayed", "true")?;
-            Ok(resp)
-        }),
-    )
-}
-
 /// A concurrent request with our key committed first: answer with what it answered.
 async fn replay_winner(
-    db: &D1Database,
+    db: &Db,
     key: Option<&str>,
     request_hash: &str,
 ) -> ApiResult<worker::Result<Response>> {
     let key = key.ok_or(ApiError::Internal("idempotency conflict without a key"))?;
-    match idempotency::find(db, IDEMPOTENCY_SCOPE, key).await? {
-        Some(stored) => replay(stored, request_hash),
+    let prior = idempotency::begin(db, IDEMPOTENCY_SCOPE, key, request_hash).await?;
+    match http::prior_answer(prior, RETRY_AFTER_SECS)? {
+        Some(answer) => Ok(Ok(answer)),
         None => Err(ApiError::Internal(
             "idempotency key vanished after conflict",
         )),

@@ -1,14 +1,17 @@
 //! Cached help answers, keyed by task, question and error, with a time-to-live.
 
+use super::Db;
 use super::{internal, text};
 use crate::error::ApiError;
+use crate::help::answer::GuidanceKind;
 use crate::help::merge::Source;
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 /// Documentation changes slowly and agents retry the same question in bursts; six hours keeps
 /// answers fresh without asking the docs server again for every retry.
-const TTL_SQL: &str = "-6 hours";
+pub const TTL_SECS: i64 = 6 * 3600;
+const TTL_SQL: &str = "-21600 seconds";
 
 const FIND: &str =
     "SELECT answer FROM help_cache WHERE cache_key = ?1 AND created_at >= datetime('now', ?2)";
@@ -20,7 +23,7 @@ const UPSERT: &str = "INSERT INTO help_cache (cache_key, task_uuid, answer) VALU
 pub struct CachedAnswer {
     pub ai_guidance: String,
     /// "synthesis", "excerpt" or "no_match"; degraded answers are never cached.
-    pub kind: String,
+    pub kind: GuidanceKind,
     pub sources: Vec<Source>,
 }
 
@@ -29,7 +32,7 @@ struct Row {
     answer: String,
 }
 
-pub async fn find(db: &D1Database, key: &str) -> Result<Option<CachedAnswer>, ApiError> {
+pub async fn find(db: &Db, key: &str) -> Result<Option<CachedAnswer>, ApiError> {
     let row = db
         .prepare(FIND)
         .bind(&[text(key), text(TTL_SQL)])
@@ -42,7 +45,7 @@ pub async fn find(db: &D1Database, key: &str) -> Result<Option<CachedAnswer>, Ap
 }
 
 pub fn store_statement(
-    db: &D1Database,
+    db: &Db,
     key: &str,
     task_uuid: &str,
     answer: &CachedAnswer,

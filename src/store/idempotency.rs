@@ -1,10 +1,12 @@
 //! Stored first answers of requests that carried an `Idempotency-Key`.
 
+use super::Db;
 use super::{internal, text};
+use crate::domain::idempotency::{classify, Prior, IN_PROGRESS};
 use crate::error::ApiError;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 /// How long a key is remembered. Clients retry within minutes; a day is generous and keeps
 /// the table small.
@@ -21,17 +23,13 @@ const INSERT: &str = "INSERT INTO idempotency_keys (scope, key, request_hash, st
      VALUES (?1, ?2, ?3, ?4, ?5)";
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct StoredAnswer {
-    pub request_hash: String,
-    pub status: u16,
-    pub body: String,
+struct StoredAnswer {
+    request_hash: String,
+    status: u16,
+    body: String,
 }
 
-pub async fn find(
-    db: &D1Database,
-    scope: &str,
-    key: &str,
-) -> Result<Option<StoredAnswer>, ApiError> {
+async fn find(db: &Db, scope: &str, key: &str) -> Result<Option<StoredAnswer>, ApiError> {
     db.prepare(FIND)
         .bind(&[text(scope), text(key), text(TTL_SQL), text(STALE_CLAIM_SQL)])
         .map_err(internal("binding idempotency lookup"))?
@@ -42,8 +40,19 @@ pub async fn find(
 
 /// The statements that record an answer; they go in the batch of the work they answer for, so
 /// the key exists exactly when the work does. An expired row for the same key is dropped first.
+/// What an earlier request with `key` left (see [`Prior`]).
+pub async fn begin(db: &Db, scope: &str, key: &str, request_hash: &str) -> Result<Prior, ApiError> {
+    let stored = find(db, scope, key).await?;
+    Ok(classify(
+        stored
+            .as_ref()
+            .map(|s| (s.request_hash.as_str(), s.status, s.body.as_str())),
+        request_hash,
+    ))
+}
+
 pub fn record_statements(
-    db: &D1Database,
+    db: &Db,
     scope: &str,
     key: &str,
     request_hash: &str,
@@ -63,9 +72,6 @@ pub fn record_statements(
     ])
 }
 
-/// `status` of a row whose work is still running: claimed before long work (remediation) so a
-/// retry arriving meanwhile waits instead of doing the work a second time.
-pub const IN_PROGRESS: u16 = 0;
 /// A claim older than this belongs to a request that died (a Worker request cannot run this
 /// long), and a retry may take the work over.
 const STALE_CLAIM_SQL: &str = "-10 minutes";
@@ -77,7 +83,7 @@ const COMPLETE: &str = "UPDATE idempotency_keys SET status = ?4, body = ?5 \
 /// The statements that claim `key` for work about to start: they go in the batch that records
 /// the request, so exactly one request wins the claim (the others hit the primary key).
 pub fn claim_statements(
-    db: &D1Database,
+    db: &Db,
     scope: &str,
     key: &str,
     request_hash: &str,
@@ -97,12 +103,7 @@ const RELEASE: &str =
 
 /// Gives up a claim without an answer to replay, so the next request with the key does the
 /// work (again).
-pub async fn release(
-    db: &D1Database,
-    scope: &str,
-    key: &str,
-    request_hash: &str,
-) -> Result<(), ApiError> {
+pub async fn release(db: &Db, scope: &str, key: &str, request_hash: &str) -> Result<(), ApiError> {
     db.prepare(RELEASE)
         .bind(&[text(scope), text(key), text(request_hash)])
         .map_err(internal("binding idempotency release"))?
@@ -114,7 +115,7 @@ pub async fn release(
 
 /// Stores the answer of claimed work, which later retries replay.
 pub async fn complete(
-    db: &D1Database,
+    db: &Db,
     scope: &str,
     key: &str,
     request_hash: &str,

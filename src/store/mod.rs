@@ -1,24 +1,75 @@
 //! The only code that speaks SQL to D1. SQL sits in constants beside the function that runs it;
 //! anything that must be all-or-nothing is one `batch`.
 
+pub mod archive;
+pub mod error_batches;
 pub mod error_events;
 pub mod followups;
+pub mod github_claims;
 pub mod help_cache;
+pub mod housekeeping;
 pub mod idempotency;
+pub mod leases;
 pub mod oplog;
 pub mod orders;
+pub mod overview;
 pub mod page;
+pub mod remediation;
 pub mod tasks;
 
+use crate::domain::bookmark::Bookmark;
 use crate::error::ApiError;
 use wasm_bindgen::JsValue;
-use worker::{console_error, D1Database, Env};
+use worker::{console_error, D1DatabaseSession, D1PreparedStatement, D1SessionConstraint, Env};
 
 pub const DB_BINDING: &str = "DB";
 
-pub fn database(env: &Env) -> Result<D1Database, ApiError> {
-    env.d1(DB_BINDING)
-        .map_err(internal("D1 binding 'DB' is missing"))
+/// What every store function runs its SQL on: a D1 session (Sessions API), opened once per
+/// request, so that reads can be served by a replica and a client can read its own writes.
+pub type Db = D1DatabaseSession;
+
+/// Where a request's session starts. Which route needs which is decided in one place,
+/// `router::Route::consistency`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// Writes and compare-and-set claims: the first query goes to the primary, so the session
+    /// sees every committed write.
+    Primary,
+    /// Reads that may be slightly stale: the first query may go to any replica.
+    Replica,
+}
+
+/// Opens the request's session. A bookmark (from an earlier answer) anchors a reading session
+/// at least that fresh; a writing session starts at the primary, which is never behind any
+/// bookmark, so the bookmark adds nothing there.
+pub fn open(
+    env: &Env,
+    consistency: Consistency,
+    bookmark: Option<&Bookmark>,
+) -> Result<Db, ApiError> {
+    let db = env
+        .d1(DB_BINDING)
+        .map_err(internal("D1 binding 'DB' is missing"))?;
+    let session = match (consistency, bookmark) {
+        (Consistency::Primary, _) => db.with_session_constraint(D1SessionConstraint::FirstPrimary),
+        (Consistency::Replica, Some(bookmark)) => db.with_session(Some(bookmark.as_str())),
+        (Consistency::Replica, None) => {
+            db.with_session_constraint(D1SessionConstraint::FirstUnconstrained)
+        }
+    };
+    session.map_err(internal("opening a D1 session"))
+}
+
+/// A session for work outside a request (the cron and queue handlers): at the primary, the
+/// same consistency as the bare binding.
+pub fn database(env: &Env) -> Result<Db, ApiError> {
+    open(env, Consistency::Primary, None)
+}
+
+/// The latest bookmark the session saw, for the answer's `x-d1-bookmark` (none before the first
+/// query, or where the runtime gives none).
+pub fn bookmark(db: &Db) -> Option<String> {
+    db.get_bookmark().ok().flatten().filter(|b| !b.is_empty())
 }
 
 /// Logs a D1 failure with its cause and turns it into an opaque 500.
@@ -27,6 +78,55 @@ pub fn internal(context: &'static str) -> impl FnOnce(worker::Error) -> ApiError
         console_error!("{context}: {err}");
         ApiError::Internal(context)
     }
+}
+
+/// Prepares `sql` and binds as many of `params` as its highest `?N` uses, so the statements of
+/// one batch can share one parameter list (SQLite refuses a binding past the highest `?N`).
+pub(crate) fn prepare_bound(
+    db: &Db,
+    sql: &str,
+    params: &[JsValue],
+) -> worker::Result<D1PreparedStatement> {
+    db.prepare(sql)
+        .bind(&params[..highest_parameter(sql).min(params.len())])
+}
+
+/// The highest `?N` in `sql`.
+pub(crate) fn highest_parameter(sql: &str) -> usize {
+    sql.split('?')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+pub(crate) fn int(value: i64) -> JsValue {
+    JsValue::from_f64(value as f64)
+}
+
+pub(crate) fn opt_int(value: Option<i64>) -> JsValue {
+    value.map_or(JsValue::NULL, int)
+}
+
+/// The rows a batch statement returned, decoded.
+pub(crate) fn rows<T: serde::de::DeserializeOwned>(
+    result: &worker::D1Result,
+    context: &'static str,
+) -> Result<Vec<T>, ApiError> {
+    result.results::<T>().map_err(internal(context))
+}
+
+/// How many rows a batch statement changed.
+pub(crate) fn changes(result: &worker::D1Result) -> usize {
+    result
+        .meta()
+        .ok()
+        .flatten()
+        .and_then(|meta| meta.changes)
+        .unwrap_or(0)
 }
 
 pub(crate) fn text(value: &str) -> JsValue {
@@ -62,6 +162,13 @@ pub fn classify_write_error(message: &str) -> WriteConflict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_highest_parameter() {
+        assert_eq!(highest_parameter("SELECT 1"), 0);
+        assert_eq!(highest_parameter("WHERE a = ?1 AND b = ?12 OR c = ?3"), 12);
+        assert_eq!(highest_parameter("WHERE a = ?2 AND ?1 IS NULL"), 2);
+    }
 
     #[test]
     fn classifies_unique_violations_by_table() {

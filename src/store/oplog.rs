@@ -1,12 +1,13 @@
 //! Rows of `operation_logs`: the append-only record of everything anyone did.
 
 use super::page::{json_or_text, Listing};
+use super::Db;
 use super::{internal, opt_text, text};
 use crate::domain::oplog::{LogLevel, LogQuery, NewLogEntry};
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use worker::{D1Database, D1PreparedStatement};
+use worker::D1PreparedStatement;
 
 const INSERT: &str =
     "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
@@ -16,7 +17,7 @@ const INSERT: &str =
 pub struct LogEntry<'a> {
     pub source: &'a str,
     pub operation: &'a str,
-    pub level: &'a str,
+    pub level: LogLevel,
     pub order_id: Option<&'a str>,
     pub task_uuid: Option<&'a str>,
     pub details: Value,
@@ -28,7 +29,7 @@ impl<'a> LogEntry<'a> {
         Self {
             source: "orchestrator",
             operation,
-            level: "info",
+            level: LogLevel::Info,
             order_id: None,
             task_uuid: None,
             details,
@@ -45,7 +46,7 @@ impl<'a> LogEntry<'a> {
         self
     }
 
-    pub fn level(mut self, level: &'a str) -> Self {
+    pub fn level(mut self, level: LogLevel) -> Self {
         self.level = level;
         self
     }
@@ -57,19 +58,19 @@ impl<'a> LogEntry<'a> {
 }
 
 /// The insert as a statement, so callers can put it in the batch of the change it records.
-pub fn insert_statement(db: &D1Database, entry: &LogEntry) -> worker::Result<D1PreparedStatement> {
+pub fn insert_statement(db: &Db, entry: &LogEntry) -> worker::Result<D1PreparedStatement> {
     db.prepare(INSERT).bind(&[
         text(entry.source),
         opt_text(entry.order_id),
         opt_text(entry.task_uuid),
         text(entry.operation),
-        text(entry.level),
+        text(entry.level.as_str()),
         text(&entry.details.to_string()),
     ])
 }
 
 /// Appends an entry posted by a client and returns its id.
-pub async fn append(db: &D1Database, entry: &NewLogEntry) -> Result<i64, ApiError> {
+pub async fn append(db: &Db, entry: &NewLogEntry) -> Result<i64, ApiError> {
     #[derive(Deserialize)]
     struct Id {
         id: i64,
@@ -117,10 +118,7 @@ pub struct LogView {
 }
 
 /// A page of entries matching `query`, newest first, and the cursor of the next page.
-pub async fn list(
-    db: &D1Database,
-    query: &LogQuery,
-) -> Result<(Vec<LogView>, Option<i64>), ApiError> {
+pub async fn list(db: &Db, query: &LogQuery) -> Result<(Vec<LogView>, Option<i64>), ApiError> {
     let mut listing = Listing::new(
         "SELECT id, ts, source, order_id, task_uuid, operation, level, details \
          FROM operation_logs",

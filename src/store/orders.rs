@@ -1,10 +1,11 @@
 //! Writing an order and all of its tasks in one D1 batch.
 
+use super::Db;
 use super::{classify_write_error, idempotency, oplog, text, WriteConflict};
 use crate::domain::order::NewOrder;
 use serde::Serialize;
 use serde_json::json;
-use worker::{console_warn, D1Database, D1PreparedStatement};
+use worker::{console_warn, D1PreparedStatement};
 
 const INSERT_ORDER: &str = "INSERT INTO orders (id, factory) VALUES (?1, ?2)";
 
@@ -99,7 +100,7 @@ pub enum InsertOutcome {
 
 /// Writes order, tasks, the log entry and the idempotency record: all of them or none.
 pub async fn insert(
-    db: &D1Database,
+    db: &Db,
     created: &CreatedOrder<'_>,
     record: Option<&IdempotencyRecord<'_>>,
 ) -> InsertOutcome {
@@ -123,7 +124,7 @@ pub async fn insert(
 }
 
 fn statements(
-    db: &D1Database,
+    db: &Db,
     created: &CreatedOrder<'_>,
     record: Option<&IdempotencyRecord<'_>>,
 ) -> worker::Result<Vec<D1PreparedStatement>> {

@@ -1,12 +1,12 @@
 //! Newest-first listings with filters and an id cursor (the operation log, follow-ups).
 
+use super::Db;
 use super::{internal, text};
 use crate::domain::page::Paging;
 use crate::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
-use worker::D1Database;
 
 /// `SELECT ... WHERE` built one filter at a time, every value bound, never spliced.
 pub struct Listing {
@@ -45,7 +45,7 @@ impl Listing {
     /// the last one). `id_of` reads a row's id.
     pub async fn fetch<R: DeserializeOwned>(
         mut self,
-        db: &D1Database,
+        db: &Db,
         paging: Paging,
         id_of: impl Fn(&R) -> i64,
         context: &'static str,

@@ -1,9 +1,10 @@
-//! The client for core-github-api, the Worker that proxies GitHub for us
-//! (`../shared/reference/core-github-api.md`): the tree tool route, and the generic Octokit
-//! proxy for everything that needs a branch.
+//! The client for core-github-api, the Worker that proxies GitHub for us: the tree tool route,
+//! and the generic Octokit proxy for everything that needs a branch. The operations, fields and
+//! statuses relied on are in `docs/upstreams/core-github-api.md`.
 //!
-//! One [`GitHub`] serves one error batch. It keeps a record of every call (operation, target,
-//! outcome, status, duration; never the key) for the operation log, and one retry budget:
+//! One [`GitHub`] serves one error batch. It draws every attempt from the request's
+//! [`CallBudget`], keeps a record of every call (operation, target, outcome, status, duration;
+//! never the key) for the operation log, and one retry budget:
 //! a `429`, or a `403` that carries a rate-limit signal, is retried after its `retry-after`
 //! only while the batch's budget lasts, so a rate-limited GitHub blocks the items with that
 //! reason instead of holding the request open. Callers make writes one at a time (they await
@@ -11,6 +12,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -18,8 +20,11 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use worker::{Date, Delay, Method, Url};
 
-use crate::upstream::http::{build_request, fetch_text, TextResponse};
-use crate::upstream::UpstreamError;
+use super::budget::{BudgetSpent, CallBudget};
+use super::http::{build_request, fetch_text, TextResponse};
+use super::UpstreamError;
+use crate::domain::followup::GithubKind;
+use crate::domain::oplog::LogLevel;
 
 /// How long one call may take unless `GITHUB_TIMEOUT_MS` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,9 +50,9 @@ pub struct GitHubConfig {
     pub repo: String,
     pub timeout: Duration,
     pub retry_budget: Duration,
-    /// Upstream calls (GitHub and model) one request may make: Workers cap subrequests per
-    /// request (50 on the free plan), and a call refused by that cap must defer an item, not
-    /// block it.
+    /// Upstream calls (GitHub and model) one request may make: the size of the request's
+    /// [`CallBudget`]. Workers cap subrequests per request (50 on the free plan), and a call
+    /// refused by that cap must defer an item, not block it.
     pub max_calls: u32,
 }
 
@@ -97,6 +102,12 @@ impl fmt::Display for GitHubError {
     }
 }
 
+impl From<BudgetSpent> for GitHubError {
+    fn from(_: BudgetSpent) -> Self {
+        GitHubError::BudgetSpent
+    }
+}
+
 impl From<UpstreamError> for GitHubError {
     fn from(err: UpstreamError) -> Self {
         GitHubError::Upstream(err)
@@ -108,6 +119,21 @@ impl GitHubError {
         match self {
             GitHubError::Upstream(UpstreamError::Status { status, .. }) => Some(*status),
             _ => None,
+        }
+    }
+
+    /// Whether the same call may well succeed later (rate limits, 5xx, timeouts, an unreachable
+    /// service, a spent budget), as opposed to an answer that will not change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GitHubError::RateLimited { .. } | GitHubError::BudgetSpent => true,
+            GitHubError::Upstream(UpstreamError::Timeout | UpstreamError::Unreachable(_)) => true,
+            GitHubError::Upstream(UpstreamError::Status { status, .. }) => {
+                *status >= 500 || *status == 429
+            }
+            GitHubError::Upstream(UpstreamError::BadResponse(_)) | GitHubError::Unexpected(_) => {
+                false
+            }
         }
     }
 }
@@ -123,6 +149,17 @@ pub struct CallRecord {
     pub duration_ms: u64,
 }
 
+impl CallRecord {
+    /// A call that got its answer (a 404 is an answer) is routine; anything else is a warning.
+    pub fn log_level(&self) -> LogLevel {
+        if matches!(self.outcome, "ok" | "not_found") {
+            LogLevel::Info
+        } else {
+            LogLevel::Warn
+        }
+    }
+}
+
 /// A file read from the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoFile {
@@ -136,6 +173,14 @@ pub struct RepoFile {
 pub struct Item {
     pub number: u64,
     pub html_url: String,
+}
+
+/// What reconciliation needs to know of a pull request or issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemState {
+    pub closed: bool,
+    pub merged: bool,
+    pub state_reason: Option<String>,
 }
 
 /// The repository's files (blobs) and whether GitHub cut the listing short.
@@ -155,9 +200,9 @@ pub enum BranchState {
 pub struct GitHub<'a> {
     config: &'a GitHubConfig,
     budget_left_ms: Cell<u64>,
-    /// Upstream calls this request may still make (GitHub and the model alike).
-    calls_left: Cell<u32>,
-    calls: RefCell<Vec<CallRecord>>,
+    /// Upstream calls this request may still make, shared with the model.
+    calls: Rc<CallBudget>,
+    records: RefCell<Vec<CallRecord>>,
 }
 
 enum Call<'b> {
@@ -167,38 +212,25 @@ enum Call<'b> {
 }
 
 impl<'a> GitHub<'a> {
-    pub fn new(config: &'a GitHubConfig) -> Self {
+    /// Every attempt draws one call from `calls`, which the request's other upstream clients
+    /// share ([`GitHubConfig::max_calls`] is its usual size).
+    pub fn new(config: &'a GitHubConfig, calls: Rc<CallBudget>) -> Self {
         Self {
             config,
             budget_left_ms: Cell::new(config.retry_budget.as_millis() as u64),
-            calls_left: Cell::new(config.max_calls),
-            calls: RefCell::new(Vec::new()),
+            calls,
+            records: RefCell::new(Vec::new()),
         }
     }
 
-    pub fn config(&self) -> &GitHubConfig {
-        self.config
-    }
-
-    /// Upstream calls this request may still make.
-    pub fn calls_left(&self) -> u32 {
-        self.calls_left.get()
-    }
-
-    /// Takes one call from the request's budget, or says it is spent.
-    pub fn spend_call(&self) -> Result<(), GitHubError> {
-        match self.calls_left.get() {
-            0 => Err(GitHubError::BudgetSpent),
-            n => {
-                self.calls_left.set(n - 1);
-                Ok(())
-            }
-        }
+    /// `owner/name` of the templates repository.
+    pub fn repo_name(&self) -> String {
+        format!("{}/{}", self.config.owner, self.config.repo)
     }
 
     /// The calls made so far, drained: the caller writes them to the operation log.
     pub fn take_calls(&self) -> Vec<CallRecord> {
-        std::mem::take(&mut *self.calls.borrow_mut())
+        std::mem::take(&mut *self.records.borrow_mut())
     }
 
     /// Every file of the default branch.
@@ -399,6 +431,39 @@ impl<'a> GitHub<'a> {
             .ok_or_else(|| GitHubError::Unexpected("issues/create without html_url".into()))
     }
 
+    /// The state of pull request or issue `number`; `None` when GitHub does not know it.
+    pub async fn item_state(
+        &self,
+        kind: GithubKind,
+        number: u64,
+    ) -> Result<Option<ItemState>, GitHubError> {
+        let number_text = number.to_string();
+        let (operation, method, param) = match kind {
+            GithubKind::Pull => ("get_pr", "pulls/get", "pull_number"),
+            GithubKind::Issue => ("get_issue", "issues/get", "issue_number"),
+        };
+        match self
+            .send(
+                operation,
+                &number_text,
+                Call::ProxyGet(method, &[(param, &number_text)]),
+            )
+            .await
+        {
+            Ok(value) => Ok(Some(ItemState {
+                closed: value.get("state").and_then(Value::as_str) == Some("closed"),
+                merged: value.get("merged").and_then(Value::as_bool) == Some(true)
+                    || value.get("merged_at").is_some_and(|m| !m.is_null()),
+                state_reason: value
+                    .get("state_reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })),
+            Err(err) if err.status() == Some(404) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
     /// One call with the batch's retry budget for rate limits.
     async fn send(
         &self,
@@ -408,7 +473,7 @@ impl<'a> GitHub<'a> {
     ) -> Result<Value, GitHubError> {
         let mut attempt = 1;
         loop {
-            self.spend_call()?;
+            self.calls.spend()?;
             let started = Date::now().as_millis();
             let outcome = self.attempt(&call).await;
             let duration_ms = Date::now().as_millis().saturating_sub(started);
@@ -491,7 +556,7 @@ impl<'a> GitHub<'a> {
         status: Option<u16>,
         duration_ms: u64,
     ) {
-        self.calls.borrow_mut().push(CallRecord {
+        self.records.borrow_mut().push(CallRecord {
             operation,
             target: target.to_owned(),
             outcome,

@@ -37,8 +37,9 @@ const INTERNAL_ORIGIN: &str = "http://mission-control.internal";
 /// 403 whatever credentials it sends.
 pub fn refuse_foreign_origin(req: &Request) -> Option<worker::Result<Response>> {
     let origin = req.headers().get("origin").ok().flatten();
-    let own = req.url().ok()?.origin().ascii_serialization();
-    if transport::origin_allowed(origin.as_deref(), &own) {
+    let url = req.inner().url();
+    let own = crate::http::origin_of(&url)?;
+    if transport::origin_allowed(origin.as_deref(), own) {
         return None;
     }
     Some(rpc_error(

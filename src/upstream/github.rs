@@ -18,7 +18,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde::Serialize;
 use serde_json::{json, Value};
-use worker::{Date, Delay, Method, Url};
+use worker::{Date, Delay, Method};
 
 use super::budget::{BudgetSpent, CallBudget};
 use super::http::{build_request, fetch_text, TextResponse};
@@ -574,16 +574,20 @@ pub fn proxy_get_url(
     repo: &str,
     params: &[(&str, &str)],
 ) -> Result<String, UpstreamError> {
-    let mut url = Url::parse(&format!("{base}/api/octokit/rest/{method}"))
-        .map_err(|e| UpstreamError::Unreachable(format!("invalid CORE_GITHUB_API: {e}")))?;
-    {
-        let mut query = url.query_pairs_mut();
-        query.append_pair("owner", owner).append_pair("repo", repo);
-        for (key, value) in params {
-            query.append_pair(key, value);
-        }
+    if crate::http::origin_of(base).is_none_or(|origin| !origin.starts_with("http")) {
+        return Err(UpstreamError::Unreachable(format!(
+            "invalid CORE_GITHUB_API: not an http(s) URL: {base}"
+        )));
     }
-    Ok(url.into())
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("owner", owner).append_pair("repo", repo);
+    for (key, value) in params {
+        query.append_pair(key, value);
+    }
+    Ok(format!(
+        "{base}/api/octokit/rest/{method}?{}",
+        query.finish()
+    ))
 }
 
 /// How long to wait before retrying a rate-limited call: `retry-after`, else until

@@ -58,14 +58,14 @@ pub fn query_pairs(req: &Request) -> ApiResult<Vec<(String, String)>> {
 }
 
 /// A JSON response. API answers are per-request state, so no cache may keep them.
-pub fn json<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {
+pub fn json<T: Serialize>(status: u16, body: &T) -> ApiResult<Response> {
     let mut resp = Response::from_json(body)?.with_status(status);
     resp.headers_mut().set("cache-control", "no-store")?;
     Ok(resp)
 }
 
 /// A JSON body that was stored already serialised (idempotent replays).
-pub fn raw_json(status: u16, body: String) -> worker::Result<Response> {
+pub fn raw_json(status: u16, body: String) -> ApiResult<Response> {
     let mut resp = Response::ok(body)?.with_status(status);
     let headers = resp.headers_mut();
     headers.set("content-type", "application/json")?;
@@ -74,7 +74,7 @@ pub fn raw_json(status: u16, body: String) -> worker::Result<Response> {
 }
 
 /// The stored answer of an earlier request with the same `Idempotency-Key`.
-pub fn replayed(status: u16, body: String) -> worker::Result<Response> {
+pub fn replayed(status: u16, body: String) -> ApiResult<Response> {
     let mut resp = raw_json(status, body)?;
     resp.headers_mut().set("idempotent-replayed", "true")?;
     Ok(resp)
@@ -92,7 +92,8 @@ pub fn prior_answer(prior: Prior, retry_after_secs: u32) -> ApiResult<Option<Res
 }
 
 pub fn error_response(err: &ApiError) -> worker::Result<Response> {
-    let mut resp = json(err.status(), &err.body())?;
+    let mut resp = Response::from_json(&err.body())?.with_status(err.status());
+    resp.headers_mut().set("cache-control", "no-store")?;
     match err {
         ApiError::Unauthorized => resp
             .headers_mut()

@@ -21,7 +21,7 @@ use crate::store::tasks::{find_task, TaskRow};
 use crate::store::{internal, Db};
 use crate::upstream::docs::DocsClient;
 use serde_json::{json, Value};
-use worker::{console_warn, Date, Env, Request, Response};
+use worker::{console_warn, Date, Request, Response};
 
 const MAX_HELP_BODY: usize = 64 * 1024;
 const MAX_AGENT_NAME: usize = 100;
@@ -58,12 +58,7 @@ struct Composed {
     problems: Vec<String>,
 }
 
-pub async fn help(
-    req: &mut Request,
-    env: &Env,
-    db: &Db,
-    uuid: &str,
-) -> ApiResult<worker::Result<Response>> {
+pub async fn help(req: &mut Request, config: &Config, db: &Db, uuid: &str) -> ApiResult<Response> {
     let ask = parse_help_request(&read_json(req, MAX_HELP_BODY).await?)?;
     let not_found = || ApiError::NotFound {
         resource: "task",
@@ -73,7 +68,6 @@ pub async fn help(
         return Err(not_found());
     }
     let task = find_task(db, uuid).await?.ok_or_else(not_found)?;
-    let config = Config::from_env(env);
     let started = Date::now().as_millis();
 
     let key = cache_key(uuid, ask.question.as_deref(), ask.error.as_deref());
@@ -86,7 +80,7 @@ pub async fn help(
             },
             true,
         ),
-        None => (compose(&config, &task, &ask).await, false),
+        None => (compose(config, &task, &ask).await, false),
     };
     let duration_ms = Date::now().as_millis().saturating_sub(started);
 
@@ -128,7 +122,7 @@ pub async fn help(
     } else {
         composed.answer.kind
     };
-    Ok(http::json(
+    http::json(
         200,
         &json!({
             "uuid": task.uuid,
@@ -142,7 +136,7 @@ pub async fn help(
             "degraded": composed.degraded,
             "cached": cache_hit,
         }),
-    ))
+    )
 }
 
 async fn compose(config: &Config, task: &TaskRow, ask: &HelpRequest) -> Composed {

@@ -21,7 +21,7 @@ fn task_not_found(uuid: &str) -> ApiError {
     }
 }
 
-pub async fn list_for_order(db: &Db, order_id: &str) -> ApiResult<worker::Result<Response>> {
+pub async fn list_for_order(db: &Db, order_id: &str) -> ApiResult<Response> {
     let not_found = || ApiError::NotFound {
         resource: "order",
         id: order_id.to_owned(),
@@ -32,7 +32,7 @@ pub async fn list_for_order(db: &Db, order_id: &str) -> ApiResult<worker::Result
     let (order, tasks) = tasks::find_order_with_tasks(db, order_id)
         .await?
         .ok_or_else(not_found)?;
-    Ok(http::json(
+    http::json(
         200,
         &json!({
             "order_id": order.id,
@@ -40,24 +40,20 @@ pub async fn list_for_order(db: &Db, order_id: &str) -> ApiResult<worker::Result
             "created_at": order.created_at,
             "tasks": tasks,
         }),
-    ))
+    )
 }
 
-pub async fn get(db: &Db, uuid: &str) -> ApiResult<worker::Result<Response>> {
+pub async fn get(db: &Db, uuid: &str) -> ApiResult<Response> {
     if !is_plausible_id(uuid) {
         return Err(task_not_found(uuid));
     }
     let task = tasks::find_task(db, uuid)
         .await?
         .ok_or_else(|| task_not_found(uuid))?;
-    Ok(http::json(200, &task))
+    http::json(200, &task)
 }
 
-pub async fn set_status(
-    req: &mut Request,
-    db: &Db,
-    uuid: &str,
-) -> ApiResult<worker::Result<Response>> {
+pub async fn set_status(req: &mut Request, db: &Db, uuid: &str) -> ApiResult<Response> {
     let body = read_json(req, MAX_STATUS_BODY).await?;
     let change = parse_status_change(&body)?;
     if !is_plausible_id(uuid) {
@@ -70,10 +66,10 @@ pub async fn set_status(
         note: change.note.as_deref(),
     };
     match tasks::set_status(db, uuid, request).await? {
-        StatusChange::Changed { previous } => Ok(http::json(
+        StatusChange::Changed { previous } => http::json(
             200,
             &json!({ "uuid": uuid, "status": change.to, "previous_status": previous }),
-        )),
+        ),
         StatusChange::NotFound => Err(task_not_found(uuid)),
         StatusChange::Refused { state } => Err(match refusal(&state, change.lease_token) {
             Refusal::LeaseLost => ApiError::LeaseLost {

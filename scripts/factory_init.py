@@ -46,30 +46,314 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
-import http.client
-import json
 import os
 import queue
 import re
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 VERSION = "1.0.0"
 
+# >>> mission-control shared block >>>
+# The factory side's one implementation of the checkout's state (.mission_control/: tasks.json,
+# the offline queue of status changes, leases, the lock every writer takes) and of talking to
+# the orchestrator. Each factory script must work when dropped alone into a checkout, so this
+# block travels inside each of them: factory_init.py holds the original, taskctl.sh carries a
+# verbatim copy in its embedded Python. Edit it here, then run `python3 scripts/embed_shared.py`;
+# the tests fail while the copies differ.
+import contextlib
+import fcntl
+import json
+import os
+import re
+import tempfile
+import time
+import urllib.parse
+from typing import Any, Iterator
+
 MC_DIR_NAME = ".mission_control"
 TASKS_FILE_NAME = "tasks.json"
-QUEUE_FILE_NAME = "queue.jsonl"
-LOCK_FILE_NAME = ".lock"
+QUEUE_FILE_NAME = "queue.jsonl"            # status changes not yet pushed, oldest first
+REJECTED_FILE_NAME = "queue.rejected.jsonl"  # changes the orchestrator refused, for the record
+LEASES_FILE_NAME = "leases.json"           # uuid -> lease this checkout holds (taskctl next)
+LOCK_FILE_NAME = ".lock"                   # held for every read-modify-write of the files above
+SYNC_LOCK_FILE_NAME = ".sync.lock"         # held while pushing the queue: one pusher at a time
+
+TOKEN_ENV = "MISSION_CONTROL_TOKEN"
+STATUSES = ("pending", "in_progress", "complete", "blocked")
+# Task ids go verbatim into source files and paths, so only plain identifiers are accepted
+# (the orchestrator issues 6-character nanoids).
+TASK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RETRY_DELAY = 0.5  # seconds before the first retry of a request; doubles after each
+
+
+def atomic_write(path: str, data: bytes, *, like: os.stat_result | None = None,
+                 mode: int = 0o644, fsync: bool = True) -> None:
+    """Replace `path` with `data` so readers see the old or the new file, never a part.
+
+    The temporary file sits in the same folder (rename is atomic only within a filesystem) and
+    takes the mode and, where allowed, the owner of the file it replaces.
+    """
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.chmod(tmp, (like.st_mode & 0o7777) if like else mode)
+        if like is not None and (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(OSError):
+                os.chown(tmp, like.st_uid, like.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def replace_file(path: str, data: bytes, fsync: bool = True) -> None:
+    """atomic_write keeping the mode and owner of the file being replaced, if there is one."""
+    like = None
+    with contextlib.suppress(FileNotFoundError):
+        like = os.stat(path)
+    atomic_write(path, data, like=like, fsync=fsync)
+
+
+@contextlib.contextmanager
+def file_lock(mc_dir: str, timeout: float = 30.0,
+              name: str = LOCK_FILE_NAME) -> Iterator[None]:
+    """Exclusive flock(2) on .mission_control/<name>. Every writer of tasks.json, the queue and
+    the leases holds .lock, so no update is lost however many agents share the checkout."""
+    fd = os.open(os.path.join(mc_dir, name), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not lock {mc_dir}/{name} "
+                                       f"within {timeout:.0f}s") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def read_json_file(path: str) -> Any | None:
+    """The file's JSON, or None when it is missing or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def read_queue(path: str) -> list[dict]:
+    """Entries of the offline queue (one JSON object a line); a line left torn by a crash
+    mid-append is skipped."""
+    entries: list[dict] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    obj = json.loads(line)
+                    if isinstance(obj, dict):
+                        entries.append(obj)
+    except FileNotFoundError:
+        pass
+    return entries
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def append_jsonl(path: str, entry: dict) -> None:
+    """Append one entry (the caller holds the lock). A torn last line left by a crash is ended
+    first, so it cannot swallow the new entry."""
+    with open(path, "a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        prefix = b""
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                prefix = b"\n"
+        fh.write(prefix + (compact_json(entry) + "\n").encode("utf-8"))
+
+
+def rewrite_queue(path: str, entries: list[dict]) -> None:
+    """Replace the queue with `entries` (the caller holds the lock); torn lines are dropped."""
+    data = "".join(compact_json(e) + "\n" for e in entries).encode("utf-8")
+    replace_file(path, data, fsync=False)
+
+
+def dump_json(doc: Any) -> bytes:
+    """tasks.json text: one key a line and one task a line. Readable, grep-friendly, and
+    written by the C encoder (indent= would use the pure-Python one, 10x slower)."""
+    if not isinstance(doc, dict):
+        return (json.dumps(doc, ensure_ascii=False) + "\n").encode("utf-8")
+    out = ["{"]
+    items = list(doc.items())
+    for i, (key, value) in enumerate(items):
+        comma = "," if i + 1 < len(items) else ""
+        name = json.dumps(key, ensure_ascii=False)
+        if key == "tasks" and isinstance(value, list) and value:
+            out.append(f"  {name}: [")
+            last = len(value) - 1
+            out.extend(f"    {json.dumps(t, ensure_ascii=False)}{',' if j < last else ''}"
+                       for j, t in enumerate(value))
+            out.append(f"  ]{comma}")
+        else:
+            out.append(f"  {name}: {json.dumps(value, ensure_ascii=False)}{comma}")
+    out.append("}")
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+def set_task_status(task: dict, status: str, reason: str | None = None) -> None:
+    """A local status change: a blocked task keeps its reason unless a new one is given; any
+    other status drops the reason and the follow-up id."""
+    task["status"] = status
+    if status == "blocked":
+        if reason:
+            task["blocked_reason"] = reason
+    else:
+        task.pop("blocked_reason", None)
+        task.pop("followup_id", None)
+
+
+def normalize_base_url(url: str) -> str:
+    """Base URL without a trailing slash or /api, which callers sometimes include."""
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    path = parsed.path.rstrip("/")
+    if path.endswith("/api"):
+        path = path[: -len("/api")]
+    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
+
+
+def error_text(body: Any) -> tuple[str | None, str | None]:
+    """(code, message) from {"error": {"code", "message"}} or an older {"error": "..."}."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return err.get("code"), err.get("message")
+        if isinstance(err, str):
+            return None, err
+    return None, None
+
+
+class OrchestratorError(Exception):
+    """The orchestrator answered with an error, or could not be reached (status None)."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.body = body
+
+
+class Reply:
+    """One HTTP answer: status, parsed JSON (None if the body is empty or not JSON), raw text."""
+
+    def __init__(self, status: int, raw: bytes, retry_after: str | None = None):
+        self.status = status
+        self.text = raw.decode("utf-8", "replace")
+        self.retry_after = retry_after
+        self.json_ok = True
+        try:
+            self.body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            self.body, self.json_ok = None, False
+
+    @property
+    def code(self) -> str | None:
+        return error_text(self.body)[0]
+
+
+class Orchestrator:
+    """Small JSON-over-HTTP client (urllib) with bearer auth and bounded retries. The token
+    goes in a header, never on a command line or into a message."""
+
+    RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0,
+                 user_agent: str = "mission-control-factory"):
+        self.base_url = base_url
+        self.token = token or None
+        self.timeout = timeout
+        self.user_agent = user_agent
+
+    def send(self, method: str, path: str, body: Any = None, *,
+             headers: dict[str, str] | None = None, timeout: float | None = None) -> Reply:
+        """One attempt. Raises OrchestratorError(status=None) when unreachable."""
+        # Imported here: they cost more than the rest of a local taskctl command together.
+        import http.client
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        req.add_header("User-Agent", self.user_agent)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return Reply(resp.status, resp.read())
+        except urllib.error.HTTPError as exc:
+            retry_after = exc.headers.get("Retry-After") if exc.headers else None
+            return Reply(exc.code, exc.read(), retry_after)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise OrchestratorError(f"cannot reach {self.base_url}: {reason}") from None
+
+    def request(self, method: str, path: str, body: Any = None, *,
+                headers: dict[str, str] | None = None, timeout: float | None = None,
+                attempts: int = 1) -> tuple[int, Any]:
+        """(status, parsed JSON body). Raises OrchestratorError(status=None) when unreachable
+        after `attempts` tries, and on a non-JSON answer. Only idempotent calls retry."""
+        last: OrchestratorError | None = None
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                time.sleep(min(RETRY_DELAY * 2 ** (attempt - 1), 4.0))
+            try:
+                reply = self.send(method, path, body, headers=headers, timeout=timeout)
+            except OrchestratorError as exc:
+                last = exc
+                continue
+            if not reply.json_ok and 200 <= reply.status < 300:
+                raise OrchestratorError(f"{method} {path} answered {reply.status} with non-JSON "
+                                        f"content", status=reply.status)
+            if reply.status in self.RETRY_STATUSES and attempt + 1 < attempts:
+                with contextlib.suppress(TypeError, ValueError):
+                    time.sleep(min(float(reply.retry_after), 5.0, RETRY_DELAY * 10))
+                last = OrchestratorError(f"{method} {path} answered {reply.status}",
+                                         status=reply.status)
+                continue
+            return reply.status, reply.body
+        assert last is not None
+        raise last
+# <<< mission-control shared block <<<
+
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -77,12 +361,8 @@ EXIT_USAGE = 2
 EXIT_BLOCKED = 3
 EXIT_UNRESOLVED = 4
 
-TOKEN_ENV = "MISSION_CONTROL_TOKEN"
 USER_AGENT = f"mission-control-factory-init/{VERSION}"
 
-# Task ids go verbatim into source files, so anything that could close a comment or start a
-# new line is refused (the orchestrator issues 6-character nanoids).
-TASK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TASK_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 MAX_PLACEHOLDER_LEN = 512
 
@@ -94,7 +374,6 @@ SETTLED_STATUSES = frozenset({"in_progress", "complete", "blocked"})
 LOCAL_TASK_KEYS = ("blocked_reason", "followup_id", "remediation")
 
 OPS_LOG_TIMEOUT = 2.0  # seconds a log call, and the final wait for queued ones, may take
-RETRY_DELAY = 0.5  # seconds before the first retry of a request; doubles after each
 ERROR_BATCH_SIZE = 100  # items per POST /api/factory/errors (the orchestrator bounds a batch)
 PREVIEW_CHARS = 400
 
@@ -434,103 +713,6 @@ def resolve_task_path(root_real: str, file_path: Any,
     return real, "/".join(parts)
 
 
-def atomic_write(path: str, data: bytes, *, like: os.stat_result | None = None,
-                 mode: int = 0o644, fsync: bool = True) -> None:
-    """Replace `path` with `data` so readers see the old or the new file, never a part.
-
-    The temporary file sits in the same folder (rename is atomic only within a filesystem) and
-    takes the mode and, where allowed, the owner of the file it replaces.
-    """
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if fsync:
-                os.fsync(fh.fileno())
-        os.chmod(tmp, (like.st_mode & 0o7777) if like else mode)
-        if like is not None and (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
-            with contextlib.suppress(OSError):
-                os.chown(tmp, like.st_uid, like.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def file_lock(mc_dir: str, timeout: float = 30.0) -> Iterator[None]:
-    """Exclusive flock on .mission_control/.lock, the same lock taskctl.sh takes with flock(1),
-    so a tasks.json rewrite never interleaves with an agent's status change."""
-    fd = os.open(os.path.join(mc_dir, LOCK_FILE_NAME), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"could not lock {mc_dir}/{LOCK_FILE_NAME} "
-                                       f"within {timeout:.0f}s") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
-
-
-def read_json_file(path: str) -> Any | None:
-    try:
-        with open(path, "rb") as fh:
-            return json.loads(fh.read())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None
-
-
-def read_queue(path: str) -> list[dict]:
-    """Entries of taskctl.sh's offline queue (one JSON object a line); bad lines are skipped."""
-    entries: list[dict] = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                line = line.strip()
-                if not line:
-                    continue
-                with contextlib.suppress(ValueError):
-                    obj = json.loads(line)
-                    if isinstance(obj, dict):
-                        entries.append(obj)
-    except FileNotFoundError:
-        pass
-    return entries
-
-
-def dump_json(doc: Any) -> bytes:
-    """tasks.json text: one key a line and one task a line. Readable, grep-friendly, and
-    written by the C encoder (indent= would use the pure-Python one, 10x slower)."""
-    if not isinstance(doc, dict):
-        return (json.dumps(doc, ensure_ascii=False) + "\n").encode("utf-8")
-    out = ["{"]
-    items = list(doc.items())
-    for i, (key, value) in enumerate(items):
-        comma = "," if i + 1 < len(items) else ""
-        name = json.dumps(key, ensure_ascii=False)
-        if key == "tasks" and isinstance(value, list) and value:
-            out.append(f"  {name}: [")
-            last = len(value) - 1
-            out.extend(f"    {json.dumps(t, ensure_ascii=False)}{',' if j < last else ''}"
-                       for j, t in enumerate(value))
-            out.append(f"  ]{comma}")
-        else:
-            out.append(f"  {name}: {json.dumps(value, ensure_ascii=False)}{comma}")
-    out.append("}")
-    return ("\n".join(out) + "\n").encode("utf-8")
-
-
 # --------------------------------------------------------------------------------------------
 # tasks.json
 # --------------------------------------------------------------------------------------------
@@ -584,97 +766,6 @@ def validate_tasks_answer(data: Any, order_id: str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Orchestrator client
 # --------------------------------------------------------------------------------------------
-
-
-class OrchestratorError(Exception):
-    """The orchestrator answered with an error, or could not be reached (status None)."""
-
-    def __init__(self, message: str, status: int | None = None, code: str | None = None,
-                 body: Any = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.body = body
-
-
-def normalize_base_url(url: str) -> str:
-    """Base URL without a trailing slash or /api, which callers sometimes include."""
-    parsed = urllib.parse.urlsplit(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    path = parsed.path.rstrip("/")
-    if path.endswith("/api"):
-        path = path[: -len("/api")]
-    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
-
-
-def error_text(body: Any) -> tuple[str | None, str | None]:
-    """(code, message) from {"error": {"code", "message"}} or the spec's {"error": "..."}."""
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict):
-            return err.get("code"), err.get("message")
-        if isinstance(err, str):
-            return None, err
-    return None, None
-
-
-class Orchestrator:
-    """Small JSON-over-HTTP client (urllib) with bearer auth and bounded retries."""
-
-    RETRY_STATUSES = frozenset({429, 502, 503, 504})
-
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0):
-        self.base_url = base_url
-        self.token = token or None
-        self.timeout = timeout
-
-    def request(self, method: str, path: str, body: Any = None, *,
-                headers: dict[str, str] | None = None, timeout: float | None = None,
-                attempts: int = 1) -> tuple[int, Any]:
-        """(status, parsed JSON body). Raises OrchestratorError(status=None) when unreachable
-        after `attempts` tries, and on a non-JSON answer. Only idempotent calls retry."""
-        url = self.base_url + path
-        data = json.dumps(body).encode("utf-8") if body is not None else None
-        last: OrchestratorError | None = None
-        for attempt in range(max(1, attempts)):
-            if attempt:
-                time.sleep(min(RETRY_DELAY * 2 ** (attempt - 1), 4.0))
-            req = urllib.request.Request(url, data=data, method=method)
-            req.add_header("Accept", "application/json")
-            req.add_header("User-Agent", USER_AGENT)
-            if data is not None:
-                req.add_header("Content-Type", "application/json")
-            if self.token:
-                req.add_header("Authorization", f"Bearer {self.token}")
-            for name, value in (headers or {}).items():
-                req.add_header(name, value)
-            retry_after = None
-            try:
-                with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                    status, raw = resp.status, resp.read()
-            except urllib.error.HTTPError as exc:
-                status, raw = exc.code, exc.read()
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                reason = getattr(exc, "reason", exc)
-                last = OrchestratorError(f"cannot reach {self.base_url}: {reason}")
-                continue
-            try:
-                parsed = json.loads(raw) if raw.strip() else None
-            except ValueError:
-                parsed = None
-                if 200 <= status < 300:
-                    raise OrchestratorError(f"{method} {path} answered {status} with non-JSON "
-                                            f"content", status=status) from None
-            if status in self.RETRY_STATUSES and attempt + 1 < attempts:
-                with contextlib.suppress(TypeError, ValueError):
-                    time.sleep(min(float(retry_after), 5.0, RETRY_DELAY * 10))
-                last = OrchestratorError(f"{method} {path} answered {status}", status=status)
-                continue
-            return status, parsed
-        assert last is not None
-        raise last
 
 
 def describe_http_error(status: int, body: Any, what: str) -> str:
@@ -1336,7 +1427,8 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isdir(args.root):
         out.error(f"--root {args.root!r} is not a directory")
         return EXIT_USAGE
-    client = Orchestrator(base_url, os.environ.get(TOKEN_ENV), timeout=args.timeout)
+    client = Orchestrator(base_url, os.environ.get(TOKEN_ENV), timeout=args.timeout,
+                          user_agent=USER_AGENT)
     run = Run(args, client, out)
     try:
         return run.execute()

@@ -16,8 +16,15 @@ Run it from the root of a factory checkout (or pass --root). It
   4. reports what it could not do (FILE_NOT_FOUND, PLACEHOLDER_NOT_FOUND, INJECT_FAILED) in
      one batch to POST /api/factory/errors and acts on the answer: injects at the new path
      (update_file_path), applies a patched file after checking it (patch_ready), or marks the
-     task blocked in tasks.json (blocked);
-  5. prints a one-line summary and exits with a code that says how it went.
+     task blocked in tasks.json (blocked). Items the orchestrator queued (answered `queued`
+     with a status_url: more than one request can work) are then awaited: their batch's
+     status route is polled with backoff, for at most --wait seconds (--no-wait: not at all),
+     and each outcome is applied as it arrives. What is still awaited is kept in
+     .mission_control/remediation.json, so an interrupted or timed-out run's successor waits
+     for the same items instead of reporting them again;
+  5. shows progress on long work (remediation being awaited, injection into large orders):
+     one line redrawn in place on a terminal, printed every few seconds otherwise;
+  6. prints a one-line summary and exits with a code that says how it went.
 
 Environment:
     MISSION_CONTROL_TOKEN   bearer token for the orchestrator's /api/* routes (never printed)
@@ -28,8 +35,9 @@ Exit codes:
        tasks.json is left as it was
     2  bad command line
     3  finished, but at least one task of the order is blocked
-    4  finished, but some problems are unresolved (the orchestrator could not be told, or had
-       no fix); running again later may resolve them. Takes precedence over 3.
+    4  finished, but some problems are unresolved (the orchestrator could not be told, had
+       no fix, or is still working on them); running again later may resolve them. Takes
+       precedence over 3.
 
 tasks.json: the orchestrator's JSON for the order ({order_id, factory, created_at, tasks}) plus
     orchestrator_url            base URL used, so taskctl.sh can reach the orchestrator
@@ -375,6 +383,16 @@ LOCAL_TASK_KEYS = ("blocked_reason", "followup_id", "remediation")
 
 OPS_LOG_TIMEOUT = 2.0  # seconds a log call, and the final wait for queued ones, may take
 ERROR_BATCH_SIZE = 100  # items per POST /api/factory/errors (the orchestrator bounds a batch)
+# Remediation the orchestrator queued (answered `queued` with a status_url) is polled for:
+POLL_FIRST = 1.0   # seconds before the first poll; doubles while nothing changes...
+POLL_MAX = 15.0    # ...up to this
+DEFAULT_WAIT = 300.0  # seconds of polling at most (--wait); then a re-run picks up
+PENDING_FILE_NAME = "remediation.json"  # in .mission_control/: queued items still awaited
+STATUS_PAGE = 200  # items per GET /api/factory/errors/:batch_id page
+# Progress lines: redrawn in place on a terminal, printed every PROGRESS_INTERVAL otherwise.
+PROGRESS_INTERVAL = 10.0
+PROGRESS_REFRESH = 0.1  # seconds between redraws on a terminal
+PROGRESS_MIN_TASKS = 1000  # orders smaller than this inject too fast to need a progress line
 PREVIEW_CHARS = 400
 
 # --------------------------------------------------------------------------------------------
@@ -917,14 +935,19 @@ class Injector:
             groups.setdefault(real, []).append(task)
         return groups, refused
 
-    def process(self, tasks: list[dict]) -> list[TaskResult]:
+    def process(self, tasks: list[dict], progress: Any = None) -> list[TaskResult]:
         """Mark every task. Files are read and prepared one by one; the writes (each durable
-        before its rename) run in a small thread pool, since fsync dominates otherwise."""
+        before its rename) run in a small thread pool, since fsync dominates otherwise.
+        `progress(done)`, if given, hears how many tasks are prepared so far."""
         groups, results = self.group(tasks)
         jobs: list[tuple[list[TaskResult], Any]] = []
+        done = len(results)
         with ThreadPoolExecutor(max_workers=WRITE_WORKERS) as pool:
             for real, group in groups.items():
                 file_results, write = self.prepare_file(real, group)
+                done += len(group)
+                if progress is not None:
+                    progress(done)
                 if write is None:
                     results.extend(file_results)
                 else:
@@ -1020,6 +1043,59 @@ def idempotency_key(order_id: str, items: list[dict], tasks_by_id: dict[str, dic
     return f"factory-init-{digest[:40]}"
 
 
+def status_path(url: Any) -> str | None:
+    """The path of a batch's status route from an answer's status_url, or None. Only this
+    orchestrator's /api/factory/errors/<id> is followed (the token goes with the request)."""
+    if not isinstance(url, str):
+        return None
+    path = urllib.parse.urlsplit(url).path if "://" in url else url.split("?", 1)[0]
+    if re.fullmatch(r"/api/factory/errors/[A-Za-z0-9_.:-]{1,200}", path):
+        return path
+    return None
+
+
+class Progress:
+    """One progress line for long work: redrawn in place (\\r) on a terminal, printed every
+    PROGRESS_INTERVAL seconds otherwise, and not at all with --quiet."""
+
+    def __init__(self, out: "Output", describe: Any, first_at_once: bool = False):
+        self.out = out
+        self.describe = describe
+        self.started = time.monotonic()
+        self.last: float | None = None
+        self.printed = False
+        self.first_at_once = first_at_once
+        self.final = ""
+
+    def update(self, done: int) -> None:
+        if self.out.quiet:
+            return
+        now = time.monotonic()
+        if self.out.tty:
+            if self.last is None or now - self.last >= PROGRESS_REFRESH:
+                self.out.live(self.describe(done))
+                self.last = now
+            return
+        since = now - (self.last if self.last is not None else self.started)
+        if since >= PROGRESS_INTERVAL or (self.first_at_once and not self.printed):
+            self.out.info(self.describe(done))
+            self.last, self.printed = now, True
+
+    def close(self, done: int) -> None:
+        """The last state: redrawn and ended on a terminal, printed if earlier ones were."""
+        if self.out.quiet:
+            return
+        if self.out.tty:
+            if self.last is not None or self.first_at_once:
+                self.out.live(self.describe(done))
+            self.out.end_live()
+        elif self.printed:
+            text = self.describe(done)
+            if text != self.final:
+                self.out.info(text)
+        self.final = self.describe(done)
+
+
 class Run:
     def __init__(self, args: argparse.Namespace, client: Orchestrator, out: "Output"):
         self.args = args
@@ -1039,6 +1115,9 @@ class Run:
                        "unresolved": 0, "skipped": 0}
         self.doc: dict = {}
         self.updates: dict[str, dict] = {}  # uuid -> local changes from this run's remediation
+        self.remediation_done = 0
+        self.remediation_blocked = 0
+        self.poll_stopped = ""  # why polling for queued answers gave up early
 
     # -- fetching ----------------------------------------------------------------------------
 
@@ -1118,7 +1197,13 @@ class Run:
             self.out.info(f"{verb} {len(tasks)} tasks -> {self.rel(self.tasks_path)}")
 
         by_id = {t["uuid"]: t for t in self.doc["tasks"]}
-        results = self.injector.process(self.doc["tasks"])
+        tasks = self.doc["tasks"]
+        progress = None
+        if len(tasks) >= PROGRESS_MIN_TASKS:
+            progress = Progress(self.out, lambda done: f"injection {done}/{len(tasks)} tasks")
+        results = self.injector.process(tasks, progress.update if progress else None)
+        if progress:
+            progress.close(len(tasks))
         errors = self.tally(results)
         self.ops.log("inject_placeholders", details=dict(self.counts, errors=len(errors)))
 
@@ -1179,15 +1264,23 @@ class Run:
         }
 
     def remediate(self, errors: list[TaskResult], by_id: dict[str, dict]) -> None:
-        """Report the problems in batches and act on the orchestrator's answer to each."""
+        """Report the problems in batches and act on the orchestrator's answer to each. Items
+        it queued (too many to work within one request) are awaited afterwards; so are those
+        an interrupted earlier run was still waiting for, which are not reported again."""
         if self.dry_run:
             self.out.info(f"[DRY-RUN] would report {len(errors)} problem(s) to "
                           f"/api/factory/errors")
             self.counts["unresolved"] += len(errors)
             return
+        current = {r.task.get("uuid") for r in errors}
+        pending = {uuid: url for uuid, url in self.load_pending().items() if uuid in current}
+        if pending:
+            self.out.info(f"[RESUMING] {len(pending)} queued remediation item(s) from an earlier "
+                          f"run")
+        to_report = [r for r in errors if r.task.get("uuid") not in pending]
         answers: dict[str, dict] = {}
-        for start in range(0, len(errors), ERROR_BATCH_SIZE):
-            chunk = [self.error_item(r) for r in errors[start:start + ERROR_BATCH_SIZE]]
+        for start in range(0, len(to_report), ERROR_BATCH_SIZE):
+            chunk = [self.error_item(r) for r in to_report[start:start + ERROR_BATCH_SIZE]]
             key = idempotency_key(self.order_id, chunk, by_id)
             self.ops.log("error_batch", "warn", {"count": len(chunk), "batch_id": key})
             try:
@@ -1206,13 +1299,135 @@ class Run:
                     continue
                 # Answers name their task; fall back to position for an answer that does not.
                 uuid = answer.get("task_uuid") or (chunk[i]["task_uuid"] if i < len(chunk) else None)
-                if uuid:
+                if not uuid:
+                    continue
+                url = status_path(answer.get("status_url") or body.get("status_url"))
+                if answer.get("action") == "queued" and url:
+                    pending[uuid] = url
+                else:
                     answers[uuid] = answer
-        unanswered = [r for r in errors if r.task.get("uuid") not in answers]
+        self.save_pending(pending)
+        unanswered = [r for r in errors
+                      if r.task.get("uuid") not in answers and r.task.get("uuid") not in pending]
         for r in unanswered:
             self.unresolved(r.task, "the orchestrator gave no answer for it")
+        self.remediation_done = len(answers)
+        self.remediation_blocked = sum(1 for a in answers.values() if a.get("action") == "blocked")
         if answers:
             self.apply_answers([r for r in errors if r.task.get("uuid") in answers], answers)
+        if pending:
+            self.await_queued(pending, errors, len(answers) + len(pending))
+
+    # -- queued remediation ------------------------------------------------------------------
+
+    def await_queued(self, pending: dict[str, str], errors: list[TaskResult],
+                     total: int) -> None:
+        """Poll each queued batch's status route with backoff, applying outcomes as they
+        arrive, until none is left or the wait (--wait) is over."""
+        progress = Progress(self.out, lambda done: (
+            f"remediation {done}/{total} done, {self.remediation_blocked} blocked"),
+            first_at_once=True)
+        progress.update(self.remediation_done)
+        if self.args.no_wait:
+            progress.close(self.remediation_done)
+            self.leave_pending(pending, "not waited for (--no-wait)")
+            return
+        by_uuid = {r.task.get("uuid"): r for r in errors}
+        deadline = time.monotonic() + max(0.0, self.args.wait)
+        delay = POLL_FIRST
+        try:
+            while pending:
+                arrived, failed = self.poll(pending)
+                for uuid, why in failed.items():
+                    pending.pop(uuid, None)
+                    self.unresolved(by_uuid[uuid].task, why)
+                if arrived:
+                    for uuid in arrived:
+                        pending.pop(uuid, None)
+                    self.remediation_done += len(arrived)
+                    self.remediation_blocked += sum(1 for a in arrived.values()
+                                                    if a.get("action") == "blocked")
+                    self.apply_answers([by_uuid[u] for u in arrived], arrived)
+                if arrived or failed:
+                    self.save_pending(pending)
+                progress.update(self.remediation_done)
+                if not pending or self.poll_stopped:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                delay = POLL_FIRST if arrived else min(delay * 2, POLL_MAX)
+                time.sleep(min(delay, left))
+        finally:
+            progress.close(self.remediation_done)
+        if pending:
+            self.leave_pending(pending, f"still queued after {self.args.wait:.0f}s"
+                               if not self.poll_stopped else self.poll_stopped)
+
+    def poll(self, pending: dict[str, str]) -> tuple[dict[str, dict], dict[str, str]]:
+        """({uuid: final answer} that arrived, {uuid: why it will never arrive})."""
+        arrived: dict[str, dict] = {}
+        failed: dict[str, str] = {}
+        for url in sorted(set(pending.values())):
+            waiting = {u for u, v in pending.items() if v == url}
+            cursor: str | None = None
+            while True:
+                path = f"{url}?limit={STATUS_PAGE}" + (
+                    f"&cursor={urllib.parse.quote(str(cursor), safe='')}" if cursor else "")
+                try:
+                    status, body = self.client.request("GET", path, attempts=2)
+                except OrchestratorError as exc:
+                    self.out.detail(f"polling {url}: {exc}")  # try again on the next round
+                    break
+                if status == 404:
+                    failed.update({u: f"the orchestrator no longer knows batch {url}"
+                                   for u in waiting})
+                    break
+                if status in (401, 403):
+                    self.poll_stopped = describe_http_error(status, body, f"GET {url}")
+                    self.out.error(self.poll_stopped)
+                    return arrived, failed
+                if not 200 <= status < 300 or not isinstance(body, dict):
+                    self.out.detail(describe_http_error(status, body, f"GET {url}"))
+                    break
+                for item in body.get("items") or []:
+                    if (isinstance(item, dict) and item.get("state") == "done"
+                            and item.get("task_uuid") in waiting):
+                        arrived[item["task_uuid"]] = item
+                cursor = body.get("next_cursor")
+                if not cursor:
+                    break
+        return arrived, failed
+
+    def leave_pending(self, pending: dict[str, str], why: str) -> None:
+        """Items still queued count as unresolved; remediation.json keeps them for a re-run."""
+        self.counts["unresolved"] += len(pending)
+        self.out.warn(f"{len(pending)} remediation item(s) {why}; the orchestrator keeps working "
+                      f"on them: run factory_init.py again to apply their answers")
+
+    def load_pending(self) -> dict[str, str]:
+        data = read_json_file(os.path.join(self.mc_dir, PENDING_FILE_NAME))
+        if not isinstance(data, dict) or data.get("order_id") != self.order_id:
+            return {}
+        items = data.get("pending")
+        if not isinstance(items, dict):
+            return {}
+        return {u: url for u, url in items.items()
+                if isinstance(u, str) and isinstance(url, str) and status_path(url)}
+
+    def save_pending(self, pending: dict[str, str]) -> None:
+        """Persist what is still awaited (or remove the file), so an interrupted run's
+        successor waits for the same batches instead of reporting the items again."""
+        path = os.path.join(self.mc_dir, PENDING_FILE_NAME)
+        with file_lock(self.mc_dir):
+            if pending:
+                atomic_write(path, dump_json({"order_id": self.order_id, "pending": pending,
+                                              "saved_at": time.strftime(
+                                                  "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}),
+                             fsync=not self.args.no_fsync)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
     def apply_answers(self, errors: list[TaskResult], answers: dict[str, dict]) -> None:
         moved: list[dict] = []
@@ -1353,30 +1568,61 @@ class Run:
 
 
 class Output:
-    """stdout for progress, stderr for problems; --quiet keeps only problems and the summary."""
+    """stdout for progress, stderr for problems; --quiet keeps only problems and the summary.
+    On a terminal one live progress line stays at the bottom, redrawn with \\r."""
 
-    def __init__(self, quiet: bool = False, verbose: bool = False):
+    def __init__(self, quiet: bool = False, verbose: bool = False, tty: bool | None = None):
         self.quiet = quiet
         self.verbose = verbose
+        self.tty = sys.stdout.isatty() if tty is None else tty
+        self._live = ""
+
+    def _clear(self) -> None:
+        if self._live:
+            sys.stdout.write("\r" + " " * len(self._live) + "\r")
+            sys.stdout.flush()
+
+    def _redraw(self) -> None:
+        if self._live:
+            sys.stdout.write(self._live)
+            sys.stdout.flush()
+
+    def live(self, msg: str) -> None:
+        self._clear()
+        self._live = msg
+        self._redraw()
+
+    def end_live(self) -> None:
+        if self._live:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self._live = ""
 
     def info(self, msg: str) -> None:
         if not self.quiet:
-            print(msg, flush=False)
+            self._clear()
+            print(msg, flush=bool(self._live))
+            self._redraw()
 
     def detail(self, msg: str) -> None:
         if self.verbose and not self.quiet:
-            print(msg)
+            self.info(msg)
 
     def summary(self, msg: str) -> None:
+        self.end_live()
         print(msg, flush=True)
 
     def warn(self, msg: str) -> None:
+        self._clear()
         sys.stdout.flush()
-        print(f"[WARN] {msg}", file=sys.stderr)
+        print(f"[WARN] {msg}", file=sys.stderr, flush=bool(self._live))
+        self._redraw()
 
     def error(self, msg: str) -> None:
+        self._clear()
         sys.stdout.flush()
-        print(f"[ERROR] {msg}", file=sys.stderr)
+        print(f"[ERROR] {msg}", file=sys.stderr, flush=bool(self._live))
+        self._redraw()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1402,6 +1648,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print only problems and the summary")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="also list markers already present and skipped tasks")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="do not wait for remediation the orchestrator queued; a later run "
+                             "applies it")
+    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
+                        help=f"wait at most this long for queued remediation "
+                             f"(default: {DEFAULT_WAIT:.0f})")
     parser.add_argument("--no-log", action="store_true",
                         help="do not send progress to /api/ops/log")
     parser.add_argument("--no-fsync", action="store_true", help=argparse.SUPPRESS)
@@ -1442,7 +1694,9 @@ def main(argv: list[str] | None = None) -> int:
         run.ops.close(1.0)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        out.error("interrupted")
+        out.error("interrupted" + (": run factory_init.py again to pick up the queued "
+                                   "remediation" if os.path.exists(os.path.join(
+                                       run.mc_dir, PENDING_FILE_NAME)) else ""))
         return 130
 
 

@@ -1209,6 +1209,8 @@ class Run:
 
         if errors:
             self.remediate(errors, by_id)
+        elif not self.dry_run:
+            self.save_pending({})  # nothing left to await, whatever an earlier run queued
         self.counts["blocked"] = sum(1 for t in self.doc["tasks"] if t.get("status") == "blocked")
         return self.finish(started)
 

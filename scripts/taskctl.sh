@@ -777,10 +777,9 @@ def push_entry(co: Checkout, remote: Remote, entry: dict, flush: Flush) -> bool:
         return True
     if reply.status == 409:
         # Someone else changed the task first: keep their state locally, report ours.
-        details = (reply.body or {}).get("error", {}) if isinstance(reply.body, dict) else {}
-        current = (details.get("details") or {}).get("current_status") \
-            if isinstance(details, dict) and isinstance(details.get("details"), dict) else None
-        if not current:
+        details = error_json(reply).get("details")
+        current = details.get("current_status") if isinstance(details, dict) else None
+        if not isinstance(current, str) or not current:
             current, _ = server_state(remote, uuid)
         with co.locked():
             reject(co, entry, 409, error_json(reply))

@@ -179,3 +179,13 @@ def test_status_urls_of_other_hosts_or_routes_are_not_followed(fi):
     assert fi.status_path("/api/ops/logs") is None
     assert fi.status_path("/api/factory/errors/../../x") is None
     assert fi.status_path(None) is None
+
+
+def test_awaited_items_that_no_longer_fail_are_forgotten(fast, order, checkout, clean_env):
+    assert run(fast, checkout, order.base_url, "--no-wait") == 4
+    for i, uuid in enumerate(MISSING):  # a human restored every file meanwhile
+        write(checkout / f"src/gone{i}.ts", f"###P{i}###\n")
+        order.tasks[uuid]["status"] = "pending"
+    assert run(fast, checkout, order.base_url) == 0
+    assert not pending_file(checkout).exists()
+    assert polls(order) == []

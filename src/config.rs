@@ -32,6 +32,24 @@ pub struct Config {
     /// core-github-api (`CORE_GITHUB_API`, secret `GITHUB_API_KEY`, `GITHUB_OWNER`,
     /// `GITHUB_REPO`), when all four are set. Its `Debug` redacts the key.
     pub github: Option<GitHubConfig>,
+    /// The secret GitHub signs webhook deliveries with (`GITHUB_WEBHOOK_SECRET`).
+    pub webhook_secret: Option<Secret>,
+}
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl Config {
@@ -77,6 +95,7 @@ impl Config {
             docs_timeout: millis(env, "DOCS_TIMEOUT_MS").unwrap_or(DOCS_TIMEOUT),
             model,
             github,
+            webhook_secret: read(env, "GITHUB_WEBHOOK_SECRET").map(Secret),
         }
     }
 }
@@ -112,6 +131,12 @@ pub(crate) fn read(env: &Env, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let shown = format!("{:?}", Secret("hunter2".into()));
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
 
     #[test]
     fn token_wins_over_open_mode() {

@@ -43,6 +43,16 @@ pub enum ApiError {
     },
     /// 409: the first request with this `Idempotency-Key` is still being worked on.
     BatchInProgress { retry_after_secs: u32 },
+    /// 404: the order has no pending task left to claim.
+    NoPendingTask { order_id: String },
+    /// 409: the lease token does not hold the task's live lease (wrong, outdated or expired).
+    LeaseLost { uuid: String },
+    /// 409: the change would make a second active follow-up of its type for the task.
+    FollowupConflict { id: i64, other: i64 },
+    /// 401: a GitHub webhook delivery whose signature is missing or wrong.
+    InvalidSignature,
+    /// 503: `GITHUB_WEBHOOK_SECRET` is not set, so no delivery can be verified.
+    WebhookNotConfigured,
     /// 413: the body is larger than the route accepts.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not `application/json`.
@@ -61,15 +71,20 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         match self {
             ApiError::InvalidJson(_) => 400,
-            ApiError::Unauthorized => 401,
-            ApiError::RouteNotFound | ApiError::NotFound { .. } => 404,
+            ApiError::Unauthorized | ApiError::InvalidSignature => 401,
+            ApiError::RouteNotFound
+            | ApiError::NotFound { .. }
+            | ApiError::NoPendingTask { .. } => 404,
             ApiError::MethodNotAllowed { .. } => 405,
-            ApiError::StatusConflict { .. } | ApiError::BatchInProgress { .. } => 409,
+            ApiError::StatusConflict { .. }
+            | ApiError::BatchInProgress { .. }
+            | ApiError::LeaseLost { .. }
+            | ApiError::FollowupConflict { .. } => 409,
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::UnsupportedMediaType => 415,
             ApiError::IdempotencyKeyReused | ApiError::Validation(_) => 422,
             ApiError::Internal(_) => 500,
-            ApiError::AuthNotConfigured => 503,
+            ApiError::AuthNotConfigured | ApiError::WebhookNotConfigured => 503,
         }
     }
 
@@ -83,6 +98,11 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::StatusConflict { .. } => "status_conflict",
             ApiError::BatchInProgress { .. } => "batch_in_progress",
+            ApiError::NoPendingTask { .. } => "no_pending_task",
+            ApiError::LeaseLost { .. } => "lease_lost",
+            ApiError::FollowupConflict { .. } => "followup_conflict",
+            ApiError::InvalidSignature => "invalid_signature",
+            ApiError::WebhookNotConfigured => "webhook_not_configured",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -112,6 +132,24 @@ impl ApiError {
                 "the first request with this key is still being processed; retry in \
                  {retry_after_secs} seconds for its answer"
             ),
+            ApiError::NoPendingTask { order_id } => {
+                format!("order '{order_id}' has no pending task left to claim")
+            }
+            ApiError::LeaseLost { uuid } => format!(
+                "the lease token does not hold task '{uuid}': it is wrong, outdated, or the lease \
+                 expired (another agent may have claimed the task since); stop working on it"
+            ),
+            ApiError::FollowupConflict { id, other } => format!(
+                "follow-up {other} of the same type is already active for this task; close it \
+                 before reopening follow-up {id}"
+            ),
+            ApiError::InvalidSignature => "X-Hub-Signature-256 is missing or does not match the \
+                 body signed with GITHUB_WEBHOOK_SECRET"
+                .into(),
+            ApiError::WebhookNotConfigured => "the GITHUB_WEBHOOK_SECRET secret is not set: run \
+                 'wrangler secret put GITHUB_WEBHOOK_SECRET' with the secret given to GitHub when \
+                 registering the webhook"
+                .into(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body exceeds the limit of {limit} bytes")
             }
@@ -157,6 +195,14 @@ impl ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// A runtime failure (building a response, a binding) is ours: log the cause, answer 500.
+impl From<worker::Error> for ApiError {
+    fn from(err: worker::Error) -> Self {
+        worker::console_error!("runtime error: {err}");
+        ApiError::Internal("runtime error")
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -212,6 +258,13 @@ mod tests {
             ApiError::Validation(vec![]),
             ApiError::Internal("x"),
             ApiError::AuthNotConfigured,
+            ApiError::NoPendingTask {
+                order_id: "O".into(),
+            },
+            ApiError::LeaseLost { uuid: "A".into() },
+            ApiError::FollowupConflict { id: 1, other: 2 },
+            ApiError::InvalidSignature,
+            ApiError::WebhookNotConfigured,
         ];
         for err in all {
             assert!((400..600).contains(&err.status()), "{err:?}");

@@ -48,6 +48,14 @@ pub fn parse_json(bytes: &[u8], limit: usize) -> ApiResult<Value> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
 }
 
+/// The decoded query string, in order.
+pub fn query_pairs(req: &Request) -> ApiResult<Vec<(String, String)>> {
+    let url = req
+        .url()
+        .map_err(|_| ApiError::Internal("request without a URL"))?;
+    Ok(url.query_pairs().into_owned().collect())
+}
+
 /// A JSON response. API answers are per-request state, so no cache may keep them.
 pub fn json<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {
     let mut resp = Response::from_json(body)?.with_status(status);

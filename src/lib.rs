@@ -23,12 +23,18 @@ pub mod help;
 pub mod http;
 pub mod remediation;
 pub mod router;
+pub mod scheduled;
 pub mod store;
 pub mod upstream;
 
-use worker::{event, Context, Env, Request, Response};
+use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     handlers::dispatch(req, env).await
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    scheduled::run(&env).await;
 }

@@ -7,25 +7,30 @@ pub enum Route<'a> {
     Health,
     OpenApi,
     CreateOrder,
+    ListOrders,
+    GetOrder { order_id: &'a str },
+    ClaimNextTask { order_id: &'a str },
     ListOrderTasks { order_id: &'a str },
     GetTask { uuid: &'a str },
     SetTaskStatus { uuid: &'a str },
+    Heartbeat { uuid: &'a str },
     TaskHelp { uuid: &'a str },
     AppendLog,
     ListLogs,
     ReportErrors,
     ListFollowups,
+    GetFollowup { id: &'a str },
+    PatchFollowup { id: &'a str },
+    GithubWebhook,
 }
 
 impl Route<'_> {
-    /// Whether the route sits behind the bearer token.
+    /// Whether the route sits behind the bearer token. The webhook is signed instead: GitHub
+    /// cannot send a bearer token.
     pub fn needs_auth(&self) -> bool {
-        !matches!(self, Route::Health | Route::OpenApi)
+        !matches!(self, Route::Health | Route::OpenApi | Route::GithubWebhook)
     }
 }
-
-const GET: &[&str] = &["GET"];
-const POST: &[&str] = &["POST"];
 
 /// Resolves a request line. `HEAD` is served as `GET` by the runtime's rules for bodies, so it
 /// is accepted wherever `GET` is.
@@ -35,27 +40,51 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
         .filter(|p| !p.is_empty())
         .unwrap_or(path);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let (route, allowed) = match segments.as_slice() {
-        ["health"] | ["healthz"] => (Route::Health, GET),
-        ["openapi.json"] => (Route::OpenApi, GET),
-        ["api", "orders"] => (Route::CreateOrder, POST),
-        ["api", "tasks", order_id] => (Route::ListOrderTasks { order_id }, GET),
-        ["api", "task", uuid] => (Route::GetTask { uuid }, GET),
-        ["api", "task", uuid, "status"] => (Route::SetTaskStatus { uuid }, POST),
-        ["api", "task", uuid, "help"] => (Route::TaskHelp { uuid }, POST),
-        ["api", "ops", "log"] => (Route::AppendLog, POST),
-        ["api", "ops", "logs"] => (Route::ListLogs, GET),
-        ["api", "factory", "errors"] => (Route::ReportErrors, POST),
-        ["api", "followups"] => (Route::ListFollowups, GET),
-        _ => return Err(ApiError::RouteNotFound),
-    };
+    // Every method a path answers, with its route; the first whose method matches wins.
+    let (allowed, routes): (&'static [&'static str], [Option<Route<'a>>; 2]) =
+        match segments.as_slice() {
+            ["health"] | ["healthz"] => (GET, [Some(Route::Health), None]),
+            ["openapi.json"] => (GET, [Some(Route::OpenApi), None]),
+            ["api", "orders"] => (
+                GET_POST,
+                [Some(Route::ListOrders), Some(Route::CreateOrder)],
+            ),
+            ["api", "orders", order_id] => (GET, [Some(Route::GetOrder { order_id }), None]),
+            ["api", "orders", order_id, "next"] => {
+                (POST, [Some(Route::ClaimNextTask { order_id }), None])
+            }
+            ["api", "tasks", order_id] => (GET, [Some(Route::ListOrderTasks { order_id }), None]),
+            ["api", "task", uuid] => (GET, [Some(Route::GetTask { uuid }), None]),
+            ["api", "task", uuid, "status"] => (POST, [Some(Route::SetTaskStatus { uuid }), None]),
+            ["api", "task", uuid, "heartbeat"] => (POST, [Some(Route::Heartbeat { uuid }), None]),
+            ["api", "task", uuid, "help"] => (POST, [Some(Route::TaskHelp { uuid }), None]),
+            ["api", "ops", "log"] => (POST, [Some(Route::AppendLog), None]),
+            ["api", "ops", "logs"] => (GET, [Some(Route::ListLogs), None]),
+            ["api", "factory", "errors"] => (POST, [Some(Route::ReportErrors), None]),
+            ["api", "followups"] => (GET, [Some(Route::ListFollowups), None]),
+            ["api", "followups", id] => (
+                GET_PATCH,
+                [
+                    Some(Route::GetFollowup { id }),
+                    Some(Route::PatchFollowup { id }),
+                ],
+            ),
+            ["api", "github", "webhook"] => (POST, [Some(Route::GithubWebhook), None]),
+            _ => return Err(ApiError::RouteNotFound),
+        };
     let method = if method == "HEAD" { "GET" } else { method };
-    if allowed.contains(&method) {
-        Ok(route)
-    } else {
-        Err(ApiError::MethodNotAllowed { allowed })
-    }
+    allowed
+        .iter()
+        .zip(routes)
+        .find(|(m, _)| **m == method)
+        .and_then(|(_, route)| route)
+        .ok_or(ApiError::MethodNotAllowed { allowed })
 }
+
+const GET: &[&str] = &["GET"];
+const POST: &[&str] = &["POST"];
+const GET_POST: &[&str] = &["GET", "POST"];
+const GET_PATCH: &[&str] = &["GET", "PATCH"];
 
 #[cfg(test)]
 mod tests {
@@ -92,6 +121,31 @@ mod tests {
             resolve("POST", "/api/factory/errors"),
             Ok(Route::ReportErrors)
         );
+        assert_eq!(resolve("GET", "/api/orders"), Ok(Route::ListOrders));
+        assert_eq!(
+            resolve("GET", "/api/orders/ORD-1"),
+            Ok(Route::GetOrder { order_id: "ORD-1" })
+        );
+        assert_eq!(
+            resolve("POST", "/api/orders/ORD-1/next"),
+            Ok(Route::ClaimNextTask { order_id: "ORD-1" })
+        );
+        assert_eq!(
+            resolve("POST", "/api/task/A/heartbeat"),
+            Ok(Route::Heartbeat { uuid: "A" })
+        );
+        assert_eq!(
+            resolve("PATCH", "/api/followups/3"),
+            Ok(Route::PatchFollowup { id: "3" })
+        );
+        assert_eq!(
+            resolve("HEAD", "/api/followups/3"),
+            Ok(Route::GetFollowup { id: "3" })
+        );
+        assert_eq!(
+            resolve("POST", "/api/github/webhook"),
+            Ok(Route::GithubWebhook)
+        );
     }
 
     #[test]
@@ -103,8 +157,12 @@ mod tests {
             Err(ApiError::RouteNotFound)
         );
         assert_eq!(
-            resolve("GET", "/api/orders"),
-            Err(ApiError::MethodNotAllowed { allowed: POST })
+            resolve("DELETE", "/api/orders"),
+            Err(ApiError::MethodNotAllowed { allowed: GET_POST })
+        );
+        assert_eq!(
+            resolve("POST", "/api/followups/3"),
+            Err(ApiError::MethodNotAllowed { allowed: GET_PATCH })
         );
         assert_eq!(
             resolve("DELETE", "/api/task/A"),
@@ -117,5 +175,6 @@ mod tests {
         assert!(!Route::Health.needs_auth());
         assert!(!Route::OpenApi.needs_auth());
         assert!(Route::CreateOrder.needs_auth());
+        assert!(!Route::GithubWebhook.needs_auth());
     }
 }

@@ -109,7 +109,9 @@ class WorkerProcess:
             [str(BIN / "wrangler"), "dev", "--local", "--config", str(config),
              "--ip", "127.0.0.1", "--port", str(self.port),
              "--inspector-port", str(free_port()), "--persist-to", str(self.state),
-             "--show-interactive-dev-session=false", "--log-level", "warn"],
+             "--show-interactive-dev-session=false", "--log-level", "warn",
+             # exposes GET /__scheduled?cron=..., so tests run the cron handler on demand
+             "--test-scheduled"],
             cwd=self.dir, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
@@ -176,6 +178,11 @@ class WorkerProcess:
 
     def post(self, path: str, body: Any = None, **kw) -> Reply:
         return self.request("POST", path, body, **kw)
+
+    def run_scheduled(self, cron: str = "* * * * *") -> Reply:
+        """Runs the Worker's scheduled handler once, as the cron trigger would."""
+        from urllib.parse import quote
+        return self.get(f"/__scheduled?cron={quote(cron)}", token=None, timeout=60)
 
     # -- D1, read straight from workerd's SQLite file ------------------------------------------
 

@@ -12,6 +12,7 @@ use crate::domain::error_report::{parse_error_batch, ErrorBatch};
 use crate::domain::idempotency::{fingerprint, parse_key, HEADER};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, read_json};
+use crate::remediation::answer::Action;
 use crate::remediation::batch::remediate_all;
 use crate::remediation::Remediator;
 use crate::store::idempotency::{self, IN_PROGRESS};
@@ -68,7 +69,7 @@ pub async fn report(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
         // An answer with deferred items must not be replayed: the same report has to reach
         // remediation again. Releasing the key allows that; what was done is found again
         // (follow-ups, issues, branches and pull requests are reused, never duplicated).
-        let stored = if answers.iter().any(|a| a.deferred.is_some()) {
+        let stored = if answers.iter().any(|a| a.action == Action::Deferred) {
             idempotency::release(&db, SCOPE, key, &request_hash).await
         } else {
             idempotency::complete(&db, SCOPE, key, &request_hash, 200, &body).await

@@ -1,11 +1,15 @@
 //! Thin handlers: extract, call the store, respond. `dispatch` is the only entry.
 
 mod factory_errors;
+mod followups;
 mod help;
+mod leases;
 mod meta;
 mod ops;
 mod orders;
+mod overview;
 mod tasks;
+mod webhook;
 
 use crate::auth::authorize;
 use crate::config::Config;
@@ -31,7 +35,15 @@ async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Respon
         let header = req.headers().get("authorization").ok().flatten();
         authorize(&config.auth, header.as_deref())?;
     }
+    // Routes written since `From<worker::Error> for ApiError` answer `ApiResult<Response>`.
     let response = match route {
+        Route::ListOrders => return overview::list(req, env).await,
+        Route::GetOrder { order_id } => return overview::get(env, order_id).await,
+        Route::ClaimNextTask { order_id } => return leases::next(req, env, order_id).await,
+        Route::Heartbeat { uuid } => return leases::heartbeat(req, env, uuid).await,
+        Route::GetFollowup { id } => return followups::get(env, id).await,
+        Route::PatchFollowup { id } => return followups::patch(req, env, id).await,
+        Route::GithubWebhook => return webhook::receive(req, env).await,
         Route::Health => meta::health(),
         Route::OpenApi => meta::openapi(),
         Route::CreateOrder => orders::create(req, env).await?,

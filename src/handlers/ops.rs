@@ -3,8 +3,8 @@
 
 use crate::domain::followup_query::parse_followup_query;
 use crate::domain::oplog::{parse_log_entry, parse_log_query};
-use crate::error::{ApiError, ApiResult};
-use crate::http::{self, read_json};
+use crate::error::ApiResult;
+use crate::http::{self, query_pairs, read_json};
 use crate::store::{database, followups, oplog};
 use serde_json::json;
 use worker::{Env, Request, Response};
@@ -40,12 +40,4 @@ pub async fn followups(req: &Request, env: &Env) -> ApiResult<worker::Result<Res
         200,
         &json!({ "followups": items, "next_cursor": next.map(|id| id.to_string()) }),
     ))
-}
-
-/// The decoded query string, in order.
-fn query_pairs(req: &Request) -> ApiResult<Vec<(String, String)>> {
-    let url = req
-        .url()
-        .map_err(|_| ApiError::Internal("request without a URL"))?;
-    Ok(url.query_pairs().into_owned().collect())
 }

@@ -1,12 +1,13 @@
 //! `GET /api/tasks/:order_id`, `GET /api/task/:uuid`, `POST /api/task/:uuid/status`.
 
 use crate::domain::ids::is_plausible_id;
+use crate::domain::lease::{optional_lease_token, refusal, Refusal};
 use crate::domain::status::TaskStatus;
 use crate::domain::validate::{body_object, kind, Checker};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, read_json};
 use crate::store::database;
-use crate::store::tasks::{self, StatusChange};
+use crate::store::tasks::{self, StatusChange, StatusRequest};
 use serde_json::{json, Map, Value};
 use worker::{Env, Request, Response};
 
@@ -60,37 +61,67 @@ pub async fn set_status(
     uuid: &str,
 ) -> ApiResult<worker::Result<Response>> {
     let body = read_json(req, MAX_STATUS_BODY).await?;
-    let (to, expected) = parse_status_change(&body)?;
+    let change = parse_status_change(&body)?;
     if !is_plausible_id(uuid) {
         return Err(task_not_found(uuid));
     }
     let db = database(env)?;
-    match tasks::set_status(&db, uuid, to, expected).await? {
+    let request = StatusRequest {
+        to: change.to,
+        expected: change.expected,
+        lease_token: change.lease_token,
+        note: change.note.as_deref(),
+    };
+    match tasks::set_status(&db, uuid, request).await? {
         StatusChange::Changed { previous } => Ok(http::json(
             200,
-            &json!({ "uuid": uuid, "status": to, "previous_status": previous }),
+            &json!({ "uuid": uuid, "status": change.to, "previous_status": previous }),
         )),
         StatusChange::NotFound => Err(task_not_found(uuid)),
-        StatusChange::Conflict { current } => Err(ApiError::StatusConflict {
-            uuid: uuid.to_owned(),
-            expected: expected
-                .map(TaskStatus::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            actual: current.unwrap_or_else(|| "null".into()),
+        StatusChange::Refused { state } => Err(match refusal(&state, change.lease_token) {
+            Refusal::LeaseLost => ApiError::LeaseLost {
+                uuid: uuid.to_owned(),
+            },
+            Refusal::StatusConflict => ApiError::StatusConflict {
+                uuid: uuid.to_owned(),
+                expected: change
+                    .expected
+                    .map(TaskStatus::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                actual: state.status.unwrap_or_else(|| "null".into()),
+            },
         }),
     }
 }
 
-/// `{status, expected_status?}`, both one of the four task states.
-pub fn parse_status_change(body: &Value) -> ApiResult<(TaskStatus, Option<TaskStatus>)> {
+/// A validated status body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusBody {
+    pub to: TaskStatus,
+    pub expected: Option<TaskStatus>,
+    pub lease_token: Option<i64>,
+    pub note: Option<String>,
+}
+
+/// A note is a line or two for the log, not a report.
+const MAX_NOTE: usize = 2000;
+
+/// `{status, expected_status?, lease_token?, note?}`, both statuses one of the four task states.
+pub fn parse_status_change(body: &Value) -> ApiResult<StatusBody> {
     let obj = body_object(body)?;
     let mut check = Checker::new();
     let to = status_field(&mut check, obj, "status", true);
     let expected = status_field(&mut check, obj, "expected_status", false);
+    let lease_token = optional_lease_token(&mut check, obj);
+    let note = check.optional_str(obj, "note", "note", MAX_NOTE);
     check.finish()?;
-    let to = to.ok_or(ApiError::Internal("status missing after validation"))?;
-    Ok((to, expected))
+    Ok(StatusBody {
+        to: to.ok_or(ApiError::Internal("status missing after validation"))?,
+        expected,
+        lease_token,
+        note: note.map(str::to_owned),
+    })
 }
 
 fn status_field(
@@ -127,15 +158,23 @@ mod tests {
 
     #[test]
     fn status_bodies() {
-        assert_eq!(
-            parse_status_change(&json!({"status": "complete"})).unwrap(),
-            (TaskStatus::Complete, None)
-        );
-        assert_eq!(
+        let parsed = parse_status_change(&json!({"status": "complete"})).unwrap();
+        assert_eq!((parsed.to, parsed.expected), (TaskStatus::Complete, None));
+        let parsed =
             parse_status_change(&json!({"status": "in_progress", "expected_status": "pending"}))
-                .unwrap(),
+                .unwrap();
+        assert_eq!(
+            (parsed.to, parsed.expected),
             (TaskStatus::InProgress, Some(TaskStatus::Pending))
         );
+        let parsed =
+            parse_status_change(&json!({"status": "complete", "lease_token": 7, "note": "ok"}))
+                .unwrap();
+        assert_eq!(
+            (parsed.lease_token, parsed.note.as_deref()),
+            (Some(7), Some("ok"))
+        );
+        assert!(parse_status_change(&json!({"status": "complete", "lease_token": "7"})).is_err());
         let Err(ApiError::Validation(errors)) = parse_status_change(&json!({"status": "done"}))
         else {
             panic!("accepted 'done'")

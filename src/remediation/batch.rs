@@ -1,98 +1,27 @@
-//! One error batch, item by item: find the task, ask the [`Remediator`], record the outcome in
-//! one D1 batch per item, and tell the factory what to do.
+//! One error batch, item by item: find the task, ask the [`Remediator`], claim the task's
+//! GitHub issue or pull request in D1 before creating one, record the outcome in one D1 batch
+//! per item ([`crate::store::remediation`]), and tell the factory what to do.
 //!
 //! Items run one after another (GitHub writes must not run in parallel) and each is isolated:
-//! a failure in one becomes that item's answer, never the batch's.
+//! a failure in one becomes that item's answer, never the batch's. Concurrent batches about the
+//! same tasks converge: one active follow-up per (task, type) by a unique index, one issue and
+//! one pull request per task by a claim in D1.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{console_error, D1Database, D1PreparedStatement};
+use worker::{console_error, D1Database, Delay};
 
+use super::answer::{Action, Answer};
 use super::github::GitHubError;
 use super::verify::placeholder_marker;
-use super::{PlaceholderOutcome, Remediator, RenameOutcome};
+use super::{patch, PlaceholderOutcome, ProposedPr, Remediator, RenameOutcome};
 use crate::domain::error_report::{ErrorCode, ErrorItem};
+use crate::domain::followup::{parse_github_url, FollowupStatus, FollowupType, GithubKind};
 use crate::error::ApiError;
-use crate::store::followups::{self, NewFollowup};
-use crate::store::internal;
-use crate::store::oplog::{self, LogEntry};
+use crate::store::followups::{GithubLink, NewFollowup};
+use crate::store::github_claims::{self, Claim};
+use crate::store::oplog::LogEntry;
+use crate::store::remediation::{record, ClaimWrite, ItemRecord, TaskWrite};
 use crate::store::tasks::{self, TaskRow};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    UpdateFilePath,
-    PatchReady,
-    Blocked,
-    None,
-}
-
-/// The answer for one item: what happened and what the factory must do.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Answer {
-    pub index: usize,
-    pub task_uuid: Option<String>,
-    pub error_code: &'static str,
-    pub ok: bool,
-    pub action: Action,
-    pub note: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_file_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub previous_file_path: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub patched_content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pr_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub branch: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issue_url: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub followup_id: Option<i64>,
-    /// `Some(true)` when the item was left for a later request.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub deferred: Option<bool>,
-}
-
-impl Answer {
-    fn new(index: usize, item: &ErrorItem, task_uuid: Option<&str>, action: Action) -> Self {
-        Self {
-            index,
-            task_uuid: task_uuid
-                .map(str::to_owned)
-                .or_else(|| item.task_uuid.clone()),
-            error_code: item.error_code.as_str(),
-            ok: matches!(action, Action::UpdateFilePath | Action::PatchReady),
-            action,
-            note: String::new(),
-            new_file_path: None,
-            previous_file_path: None,
-            patched_content: None,
-            pr_url: None,
-            branch: None,
-            issue_url: None,
-            reason: None,
-            followup_id: None,
-            deferred: None,
-        }
-    }
-
-    fn deferred(index: usize, item: &ErrorItem, why: &str) -> Self {
-        let mut answer = Self::new(index, item, None, Action::None).note(format!(
-            "deferred: {why}; recorded, report it again to have it remediated"
-        ));
-        answer.deferred = Some(true);
-        answer
-    }
-
-    fn note(mut self, note: impl Into<String>) -> Self {
-        self.note = note.into();
-        self
-    }
-}
 
 /// Items remediated per request at most: each costs a few D1 queries, and Workers cap those per
 /// request (1000 on paid plans). The rest are recorded and answered deferred.
@@ -120,7 +49,7 @@ pub async fn remediate_all(
     let mut answers = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
         if index >= MAX_ITEMS_PER_REQUEST {
-            answers.push(Answer::deferred(
+            answers.push(deferred(
                 index,
                 item,
                 &format!("at most {MAX_ITEMS_PER_REQUEST} items are remediated per request"),
@@ -129,7 +58,7 @@ pub async fn remediate_all(
         }
         if let Some(rem) = remediator {
             if rem.github().calls_left() < calls_needed(item.error_code) {
-                answers.push(Answer::deferred(
+                answers.push(deferred(
                     index,
                     item,
                     "this request's budget of upstream calls (REMEDIATION_MAX_CALLS) is spent",
@@ -141,7 +70,7 @@ pub async fn remediate_all(
             Ok(answer) => answer,
             Err(err) => {
                 console_error!("remediating item {index}: {err:?}");
-                Answer::new(index, item, None, Action::None).note(
+                Answer::new(index, item.task_uuid.clone(), item.error_code.as_str()).note(
                     "the orchestrator failed while recording this item; report it again later",
                 )
             }
@@ -170,10 +99,12 @@ async fn remediate(
             },
             |uuid| format!("'{uuid}'"),
         );
-        return Ok(Answer::new(index, item, None, Action::None).note(format!(
-            "no such task: {which} in order '{}'",
-            item.order_id
-        )));
+        return Ok(
+            Answer::new(index, item.task_uuid.clone(), item.error_code.as_str()).note(format!(
+                "no such task: {which} in order '{}'",
+                item.order_id
+            )),
+        );
     };
     let record = Recorder {
         db,
@@ -215,12 +146,10 @@ async fn remediate(
                 Ok(PlaceholderOutcome::TemplateHasIt { content }) => {
                     record.restore_from_template(content).await
                 }
-                Ok(PlaceholderOutcome::PullRequest {
+                Ok(PlaceholderOutcome::Patch {
                     patched,
-                    pr_url,
-                    branch,
-                    reused,
-                }) => record.pull_request(patched, pr_url, branch, reused).await,
+                    template_sha,
+                }) => record.propose(patched, &template_sha).await,
                 Ok(other) => {
                     record
                         .blocked(placeholder_reason(&task, &other), true)
@@ -289,7 +218,7 @@ fn placeholder_reason(task: &TaskRow, outcome: &PlaceholderOutcome) -> String {
         PlaceholderOutcome::Rejected(rejection) => {
             format!("the model's patch was rejected: {rejection}")
         }
-        PlaceholderOutcome::TemplateHasIt { .. } | PlaceholderOutcome::PullRequest { .. } => {
+        PlaceholderOutcome::TemplateHasIt { .. } | PlaceholderOutcome::Patch { .. } => {
             String::new()
         }
     }
@@ -298,6 +227,20 @@ fn placeholder_reason(task: &TaskRow, outcome: &PlaceholderOutcome) -> String {
 fn github_reason(err: &GitHubError) -> String {
     format!("GitHub could not be used: {err}")
 }
+
+/// An answer for an item left for a later request.
+fn deferred(index: usize, item: &ErrorItem, why: &str) -> Answer {
+    Answer::new(index, item.task_uuid.clone(), item.error_code.as_str())
+        .action(Action::Deferred)
+        .note(format!(
+            "deferred: {why}; recorded, report it again to have it remediated"
+        ))
+}
+
+/// How long a request that lost a GitHub claim waits for the winner's result before answering
+/// without it (the winner attaches it to the shared follow-up either way).
+const CLAIM_POLLS: u32 = 8;
+const CLAIM_POLL_MS: u64 = 250;
 
 /// Records one item's outcome; each method writes one D1 batch and builds the answer.
 struct Recorder<'r, 'a> {
@@ -308,100 +251,24 @@ struct Recorder<'r, 'a> {
     index: usize,
 }
 
-#[derive(Deserialize)]
-struct IdRow {
-    id: i64,
+/// One log row of this item, before its order and task are filled in.
+struct Log {
+    operation: &'static str,
+    level: &'static str,
+    details: Value,
 }
 
 impl Recorder<'_, '_> {
     fn answer(&self, action: Action) -> Answer {
-        Answer::new(self.index, self.item, Some(&self.task.uuid), action)
+        Answer::new(
+            self.index,
+            Some(self.task.uuid.clone()),
+            self.item.error_code.as_str(),
+        )
+        .action(action)
     }
 
-    /// The budget ran out during this item (rate-limit retries): only the calls made and the
-    /// deferral are recorded.
-    async fn deferred(&self) -> Result<Answer, ApiError> {
-        let why = "this request's budget of upstream calls (REMEDIATION_MAX_CALLS) ran out";
-        let logs = vec![self.log("remediation_deferred", "warn", json!({ "reason": why }))];
-        self.write(Vec::new(), None, logs).await?;
-        let mut answer = Answer::deferred(self.index, self.item, why);
-        answer.task_uuid = Some(self.task.uuid.clone());
-        Ok(answer)
-    }
-
-    fn log(&self, operation: &'static str, level: &'static str, details: Value) -> LogEntryOwned {
-        LogEntryOwned {
-            operation,
-            level,
-            details,
-        }
-    }
-
-    /// Runs `statements` plus the log rows of this item's GitHub calls and `logs`, in one batch.
-    /// Returns the id of the follow-up inserted at `followup_at`, if any.
-    async fn write(
-        &self,
-        mut statements: Vec<D1PreparedStatement>,
-        followup_at: Option<usize>,
-        logs: Vec<LogEntryOwned>,
-    ) -> Result<Option<i64>, ApiError> {
-        for entry in &logs {
-            let row = LogEntry::orchestrator(entry.operation, entry.details.clone())
-                .order(&self.task.order_id)
-                .task(&self.task.uuid)
-                .level(entry.level);
-            statements.push(
-                oplog::insert_statement(self.db, &row)
-                    .map_err(internal("binding remediation log"))?,
-            );
-        }
-        if let Some(rem) = self.remediator {
-            for call in rem.github().take_calls() {
-                let level = if call.outcome == "ok" || call.outcome == "not_found" {
-                    "info"
-                } else {
-                    "warn"
-                };
-                let row = LogEntry::orchestrator("github_call", json!(call))
-                    .order(&self.task.order_id)
-                    .task(&self.task.uuid)
-                    .level(level);
-                statements.push(
-                    oplog::insert_statement(self.db, &row)
-                        .map_err(internal("binding github call log"))?,
-                );
-            }
-        }
-        let results = self
-            .db
-            .batch(statements)
-            .await
-            .map_err(internal("writing remediation records"))?;
-        match followup_at {
-            Some(at) => {
-                let id = results
-                    .get(at)
-                    .and_then(|r| r.results::<IdRow>().ok())
-                    .and_then(|rows| rows.into_iter().next())
-                    .map(|row| row.id)
-                    .ok_or(ApiError::Internal("follow-up insert returned no id"))?;
-                Ok(Some(id))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// A fix lifts the block an earlier report put on the task: back to `pending`, and its
-    /// `blocked` follow-up marked fixed (see [`tasks::unblock_statement`]).
-    fn unblock_statements(&self) -> Result<[D1PreparedStatement; 2], ApiError> {
-        let bind = || internal("binding unblock");
-        Ok([
-            tasks::unblock_statement(self.db, &self.task.uuid).map_err(bind())?,
-            followups::resolve_blocked_statement(self.db, &self.task.uuid).map_err(bind())?,
-        ])
-    }
-
-    fn followup(&self, kind: &'static str, impact: u8, status: &'static str) -> NewFollowup<'_> {
+    fn followup(&self, kind: FollowupType, impact: u8, status: FollowupStatus) -> NewFollowup<'_> {
         NewFollowup {
             order_id: &self.task.order_id,
             task_uuid: Some(&self.task.uuid),
@@ -409,9 +276,65 @@ impl Recorder<'_, '_> {
             impact_level: impact,
             status,
             note: "",
-            github_issue_id: None,
+            github: None,
             data: "{}".into(),
         }
+    }
+
+    /// Writes the item's record: the outcome's own log rows plus one per GitHub call made.
+    async fn write(
+        &self,
+        task: TaskWrite<'_>,
+        claim: Option<ClaimWrite<'_>>,
+        followup: Option<NewFollowup<'_>>,
+        logs: &[Log],
+    ) -> Result<Option<i64>, ApiError> {
+        let entry = |operation, level, details| {
+            LogEntry::orchestrator(operation, details)
+                .order(&self.task.order_id)
+                .task(&self.task.uuid)
+                .level(level)
+        };
+        let mut entries: Vec<LogEntry> = logs
+            .iter()
+            .map(|log| entry(log.operation, log.level, log.details.clone()))
+            .collect();
+        if let Some(rem) = self.remediator {
+            for call in rem.github().take_calls() {
+                let level = if matches!(call.outcome, "ok" | "not_found") {
+                    "info"
+                } else {
+                    "warn"
+                };
+                entries.push(entry("github_call", level, json!(call)));
+            }
+        }
+        record(
+            self.db,
+            ItemRecord {
+                task_uuid: &self.task.uuid,
+                task,
+                claim,
+                followup,
+                logs: entries,
+            },
+        )
+        .await
+    }
+
+    /// The budget ran out during this item (rate-limit retries): only the calls made and the
+    /// deferral are recorded.
+    async fn deferred(&self) -> Result<Answer, ApiError> {
+        let why = "this request's budget of upstream calls (REMEDIATION_MAX_CALLS) ran out";
+        let logs = [Log {
+            operation: "remediation_deferred",
+            level: "warn",
+            details: json!({ "reason": why }),
+        }];
+        self.write(TaskWrite::Keep, None, None, &logs).await?;
+        let mut answer = deferred(self.index, self.item, why);
+        answer.task_uuid = Some(self.task.uuid.clone());
+        Ok(answer)
     }
 
     /// `update_file_path`: the task now points at the renamed file.
@@ -432,137 +355,226 @@ impl Recorder<'_, '_> {
         let followup = NewFollowup {
             note: &note,
             data: details.to_string(),
-            ..self.followup("auto-fix-applied", 2, "fixed")
+            ..self.followup(FollowupType::AutoFixApplied, 2, FollowupStatus::Fixed)
         };
-        let mut statements = vec![
-            followups::insert_statement(self.db, &followup)
-                .map_err(internal("binding follow-up"))?,
-            tasks::move_statement(self.db, &self.task.uuid, previous, &path)
-                .map_err(internal("binding file move"))?,
-        ];
-        statements.extend(self.unblock_statements()?);
-        let logs = vec![self.log("task_file_path_updated", "info", details)];
-        let id = self.write(statements, Some(0), logs).await?;
-        let mut answer = self.answer(Action::UpdateFilePath).note(note);
-        answer.new_file_path = Some(path);
-        answer.previous_file_path = Some(previous.clone());
-        answer.followup_id = id;
-        Ok(answer)
+        let logs = [Log {
+            operation: "task_file_path_updated",
+            level: "info",
+            details,
+        }];
+        let task = TaskWrite::Move {
+            from: previous,
+            to: &path,
+        };
+        let id = self.write(task, None, Some(followup), &logs).await?;
+        Ok(self
+            .answer(Action::UpdateFilePath {
+                new_file_path: path.clone(),
+                previous_file_path: previous.clone(),
+            })
+            .note(note)
+            .followup(id))
     }
 
     /// `patch_ready` from the template itself: nothing to change upstream.
     async fn restore_from_template(&self, content: String) -> Result<Answer, ApiError> {
         let marker = placeholder_marker(&self.task.placeholder);
-        let details = json!({ "file_path": self.task.file_path, "source": "template" });
-        let logs = vec![self.log("placeholder_restore_offered", "info", details)];
-        self.write(self.unblock_statements()?.into(), None, logs)
-            .await?;
-        let mut answer = self.answer(Action::PatchReady).note(format!(
-            "the template still has {marker}: restore the file from patched_content"
-        ));
-        answer.patched_content = Some(content);
-        Ok(answer)
+        let logs = [Log {
+            operation: "placeholder_restore_offered",
+            level: "info",
+            details: json!({ "file_path": self.task.file_path, "source": "template" }),
+        }];
+        self.write(TaskWrite::Unblock, None, None, &logs).await?;
+        Ok(self
+            .answer(Action::PatchReady {
+                patched_content: content,
+                pr_url: None,
+                branch: None,
+            })
+            .note(format!(
+                "the template still has {marker}: restore the file from patched_content"
+            )))
     }
 
-    /// `patch_ready` with a pull request carrying the verified patch.
+    /// A verified patch: the holder of the task's pull-request claim opens (or finds) the pull
+    /// request; a concurrent report reuses it.
+    async fn propose(&self, patched: String, template_sha: &str) -> Result<Answer, ApiError> {
+        let Some(rem) = self.remediator else {
+            return Err(ApiError::Internal("a patch without a remediator"));
+        };
+        let token = nanoid::nanoid!(16);
+        let link = match self.claim(GithubKind::Pull, &token).await? {
+            ClaimResult::Won => match rem.propose(self.task, &patched, template_sha).await {
+                Ok(proposed) => return self.pull_request(patched, proposed, &token).await,
+                Err(err) => {
+                    let release = ClaimWrite::Release {
+                        kind: GithubKind::Pull,
+                        token: &token,
+                    };
+                    return self
+                        .blocked_with(github_reason(&err), false, Some(release))
+                        .await;
+                }
+            },
+            ClaimResult::Created(link) => Some(link),
+            ClaimResult::Pending => None,
+        };
+        // Another report holds (or held) the claim: reuse its pull request.
+        let branch = patch::branch_name(&self.task.order_id, &self.task.uuid);
+        let note = match &link {
+            Some(link) => format!(
+                "placeholder restored by a verified patch; pull request {}",
+                link.url
+            ),
+            None => "placeholder restored by a verified patch; a concurrent report is opening \
+                     its pull request"
+                .to_owned(),
+        };
+        let logs = [Log {
+            operation: "placeholder_patch_proposed",
+            level: "info",
+            details: json!({ "pr_url": link.as_ref().map(|l| &l.url), "branch": branch,
+                             "reused": true }),
+        }];
+        let followup = link.as_ref().map(|link| NewFollowup {
+            note: &note,
+            github: Some(link),
+            ..self.followup(FollowupType::AutoFixApplied, 2, FollowupStatus::Open)
+        });
+        let id = self
+            .write(TaskWrite::Unblock, None, followup, &logs)
+            .await?;
+        Ok(self
+            .answer(Action::PatchReady {
+                patched_content: patched,
+                pr_url: link.map(|l| l.url),
+                branch: Some(branch),
+            })
+            .note(note)
+            .followup(id))
+    }
+
+    /// `patch_ready` with the pull request this request opened or found.
     async fn pull_request(
         &self,
         patched: String,
-        pr_url: String,
-        branch: String,
-        reused: bool,
+        proposed: ProposedPr,
+        token: &str,
     ) -> Result<Answer, ApiError> {
-        let note = format!("placeholder restored by a verified patch; pull request {pr_url}");
-        let details = json!({ "pr_url": pr_url, "branch": branch, "reused": reused });
-        let existing = followups::find_open(self.db, &self.task.uuid, "auto-fix-applied")
-            .await?
-            .filter(|f| f.github_issue_id.as_deref() == Some(pr_url.as_str()));
-        let logs = vec![self.log("placeholder_patch_proposed", "info", details.clone())];
-        let followup_id = match existing {
-            Some(found) => {
-                self.write(self.unblock_statements()?.into(), None, logs)
-                    .await?;
-                Some(found.id)
-            }
-            None => {
-                let followup = NewFollowup {
-                    note: &note,
-                    github_issue_id: Some(&pr_url),
-                    data: details.to_string(),
-                    ..self.followup("auto-fix-applied", 2, "open")
-                };
-                let insert = followups::insert_statement(self.db, &followup)
-                    .map_err(internal("binding follow-up"))?;
-                let mut statements = vec![insert];
-                statements.extend(self.unblock_statements()?);
-                self.write(statements, Some(0), logs).await?
-            }
+        let ProposedPr { pr, branch, reused } = proposed;
+        let link = self.link(GithubKind::Pull, pr.number, &pr.html_url);
+        let note = format!(
+            "placeholder restored by a verified patch; pull request {}",
+            pr.html_url
+        );
+        let details = json!({ "pr_url": pr.html_url, "branch": branch, "reused": reused });
+        let followup = NewFollowup {
+            note: &note,
+            github: Some(&link),
+            data: details.to_string(),
+            ..self.followup(FollowupType::AutoFixApplied, 2, FollowupStatus::Open)
         };
-        let mut answer = self.answer(Action::PatchReady).note(note);
-        answer.patched_content = Some(patched);
-        answer.pr_url = Some(pr_url);
-        answer.branch = Some(branch);
-        answer.followup_id = followup_id;
-        Ok(answer)
+        let claim = ClaimWrite::Complete {
+            kind: GithubKind::Pull,
+            token,
+            number: pr.number,
+            url: &pr.html_url,
+        };
+        let logs = [Log {
+            operation: "placeholder_patch_proposed",
+            level: "info",
+            details,
+        }];
+        let id = self
+            .write(TaskWrite::Unblock, Some(claim), Some(followup), &logs)
+            .await?;
+        Ok(self
+            .answer(Action::PatchReady {
+                patched_content: patched,
+                pr_url: Some(pr.html_url.clone()),
+                branch: Some(branch),
+            })
+            .note(note)
+            .followup(id))
     }
 
-    /// `blocked`: an issue (once), an open `blocked` follow-up (once), the task blocked in D1.
-    /// `github_usable` is false when GitHub itself just failed: no issue is attempted then.
+    /// `blocked`: an issue (once per task), an active `blocked` follow-up (once per task), the
+    /// task blocked in D1. `github_usable` is false when GitHub itself just failed: no issue is
+    /// attempted then.
     async fn blocked(&self, reason: String, github_usable: bool) -> Result<Answer, ApiError> {
-        let existing = followups::find_open(self.db, &self.task.uuid, "blocked").await?;
-        let mut issue_url = existing.as_ref().and_then(|f| f.github_issue_id.clone());
+        self.blocked_with(reason, github_usable, None).await
+    }
+
+    async fn blocked_with(
+        &self,
+        reason: String,
+        github_usable: bool,
+        mut claim: Option<ClaimWrite<'_>>,
+    ) -> Result<Answer, ApiError> {
+        let token = nanoid::nanoid!(16);
+        let mut issue = None;
         let mut issue_problem = None;
-        if let (None, Some(rem), true) = (&issue_url, self.remediator, github_usable) {
-            match rem
-                .create_issue(self.task, self.item.error_code.as_str(), &reason)
-                .await
-            {
-                Ok(issue) => issue_url = Some(issue.html_url),
-                Err(err) => {
-                    issue_problem = Some(format!("the GitHub issue could not be opened: {err}"))
+        if let (Some(rem), true) = (self.remediator, github_usable) {
+            match self.claim(GithubKind::Issue, &token).await? {
+                ClaimResult::Won => match rem
+                    .create_issue(self.task, self.item.error_code.as_str(), &reason)
+                    .await
+                {
+                    Ok(item) => {
+                        issue = Some(self.link(GithubKind::Issue, item.number, &item.html_url))
+                    }
+                    Err(err) => {
+                        issue_problem =
+                            Some(format!("the GitHub issue could not be opened: {err}"));
+                        claim = Some(ClaimWrite::Release {
+                            kind: GithubKind::Issue,
+                            token: &token,
+                        });
+                    }
+                },
+                ClaimResult::Created(link) => issue = Some(link),
+                ClaimResult::Pending => {
+                    issue_problem =
+                        Some("a concurrent report is opening this task's issue".to_owned())
                 }
             }
         }
+        if let (Some(link), None) = (&issue, &claim) {
+            claim = Some(ClaimWrite::Complete {
+                kind: GithubKind::Issue,
+                token: &token,
+                number: link.number,
+                url: &link.url,
+            });
+        }
+        let issue_url = issue.as_ref().map(|l| l.url.clone());
         let details = json!({
             "reason": reason,
             "error_code": self.item.error_code.as_str(),
             "issue_url": issue_url,
             "issue_problem": issue_problem,
         });
-        let mut statements = vec![tasks::block_statement(self.db, &self.task.uuid)
-            .map_err(internal("binding task block"))?];
-        let logs = vec![self.log("task_blocked", "warn", details.clone())];
-        let followup_id = match &existing {
-            Some(found) => {
-                if let (None, Some(url)) = (&found.github_issue_id, &issue_url) {
-                    statements.push(
-                        followups::attach_issue_statement(self.db, found.id, url)
-                            .map_err(internal("binding follow-up update"))?,
-                    );
-                }
-                self.write(statements, None, logs).await?;
-                Some(found.id)
-            }
-            None => {
-                let followup = NewFollowup {
-                    note: &reason,
-                    github_issue_id: issue_url.as_deref(),
-                    data: details.to_string(),
-                    ..self.followup("blocked", 1, "open")
-                };
-                statements.insert(
-                    0,
-                    followups::insert_statement(self.db, &followup)
-                        .map_err(internal("binding follow-up"))?,
-                );
-                self.write(statements, Some(0), logs).await?
-            }
+        let followup = NewFollowup {
+            note: &reason,
+            github: issue.as_ref(),
+            data: details.to_string(),
+            ..self.followup(FollowupType::Blocked, 1, FollowupStatus::Open)
         };
-        let mut answer = self.answer(Action::Blocked).note(reason.clone());
-        answer.reason = Some(reason);
-        answer.issue_url = issue_url;
-        answer.followup_id = followup_id;
-        Ok(answer)
+        let logs = [Log {
+            operation: "task_blocked",
+            level: "warn",
+            details,
+        }];
+        let id = self
+            .write(TaskWrite::Block, claim, Some(followup), &logs)
+            .await?;
+        Ok(self
+            .answer(Action::Blocked {
+                reason: reason.clone(),
+                issue_url,
+            })
+            .note(reason)
+            .followup(id))
     }
 
     /// `none` with a `warning` follow-up: error codes nobody can fix from here.
@@ -572,34 +584,64 @@ impl Recorder<'_, '_> {
             self.item.error_code.as_str(),
             crate::upstream::clip_chars(&self.item.message, 500)
         );
-        let existing = followups::find_open(self.db, &self.task.uuid, "warning").await?;
-        let logs = vec![self.log(
-            "followup_warning",
-            "warn",
-            json!({ "error_code": self.item.error_code.as_str() }),
-        )];
-        let followup_id = match existing {
-            Some(found) => {
-                self.write(Vec::new(), None, logs).await?;
-                Some(found.id)
-            }
-            None => {
-                let followup = NewFollowup {
-                    note: &note,
-                    data: item_json(self.item).to_string(),
-                    ..self.followup("warning", 3, "open")
-                };
-                let insert = followups::insert_statement(self.db, &followup)
-                    .map_err(internal("binding follow-up"))?;
-                self.write(vec![insert], Some(0), logs).await?
-            }
+        let logs = [Log {
+            operation: "followup_warning",
+            level: "warn",
+            details: json!({ "error_code": self.item.error_code.as_str() }),
+        }];
+        let followup = NewFollowup {
+            note: &note,
+            data: item_json(self.item).to_string(),
+            ..self.followup(FollowupType::Warning, 3, FollowupStatus::Open)
         };
-        let mut answer = self
+        let id = self
+            .write(TaskWrite::Keep, None, Some(followup), &logs)
+            .await?;
+        Ok(self
             .answer(Action::None)
-            .note(format!("recorded for a human: {note}"));
-        answer.followup_id = followup_id;
-        Ok(answer)
+            .note(format!("recorded for a human: {note}"))
+            .followup(id))
     }
+
+    fn link(&self, kind: GithubKind, number: u64, url: &str) -> GithubLink {
+        let repo = self
+            .remediator
+            .map(|rem| rem.github().repo_name())
+            .or_else(|| parse_github_url(url).map(|r| r.repo))
+            .unwrap_or_default();
+        GithubLink {
+            kind,
+            repo,
+            number,
+            url: url.to_owned(),
+        }
+    }
+
+    /// Claims the task's issue or pull request; a loser waits briefly for the winner's result.
+    async fn claim(&self, kind: GithubKind, token: &str) -> Result<ClaimResult, ApiError> {
+        let from_url = |url: String| {
+            let number = parse_github_url(&url).map_or(0, |r| r.number);
+            self.link(kind, number, &url)
+        };
+        match github_claims::claim(self.db, &self.task.uuid, kind, token).await? {
+            Claim::Won => return Ok(ClaimResult::Won),
+            Claim::Created { url, .. } => return Ok(ClaimResult::Created(from_url(url))),
+            Claim::Pending => {}
+        }
+        for _ in 0..CLAIM_POLLS {
+            Delay::from(std::time::Duration::from_millis(CLAIM_POLL_MS)).await;
+            if let Some(url) = github_claims::read(self.db, &self.task.uuid, kind).await? {
+                return Ok(ClaimResult::Created(from_url(url)));
+            }
+        }
+        Ok(ClaimResult::Pending)
+    }
+}
+
+enum ClaimResult {
+    Won,
+    Created(GithubLink),
+    Pending,
 }
 
 /// The item as JSON, its `context` as the object it was sent as.
@@ -609,10 +651,4 @@ fn item_json(item: &ErrorItem) -> Value {
         value["context"] = context;
     }
     value
-}
-
-struct LogEntryOwned {
-    operation: &'static str,
-    level: &'static str,
-    details: Value,
 }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use worker::{Date, Delay, Method, Url};
 
+use crate::domain::followup::GithubKind;
 use crate::upstream::http::{build_request, fetch_text, TextResponse};
 use crate::upstream::UpstreamError;
 
@@ -138,6 +139,14 @@ pub struct Item {
     pub html_url: String,
 }
 
+/// What reconciliation needs to know of a pull request or issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemState {
+    pub closed: bool,
+    pub merged: bool,
+    pub state_reason: Option<String>,
+}
+
 /// The repository's files (blobs) and whether GitHub cut the listing short.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tree {
@@ -178,6 +187,11 @@ impl<'a> GitHub<'a> {
 
     pub fn config(&self) -> &GitHubConfig {
         self.config
+    }
+
+    /// `owner/name` of the templates repository.
+    pub fn repo_name(&self) -> String {
+        format!("{}/{}", self.config.owner, self.config.repo)
     }
 
     /// Upstream calls this request may still make.
@@ -397,6 +411,39 @@ impl<'a> GitHub<'a> {
             .await?;
         parse_item(&value)
             .ok_or_else(|| GitHubError::Unexpected("issues/create without html_url".into()))
+    }
+
+    /// The state of pull request or issue `number`; `None` when GitHub does not know it.
+    pub async fn item_state(
+        &self,
+        kind: GithubKind,
+        number: u64,
+    ) -> Result<Option<ItemState>, GitHubError> {
+        let number_text = number.to_string();
+        let (operation, method, param) = match kind {
+            GithubKind::Pull => ("get_pr", "pulls/get", "pull_number"),
+            GithubKind::Issue => ("get_issue", "issues/get", "issue_number"),
+        };
+        match self
+            .send(
+                operation,
+                &number_text,
+                Call::ProxyGet(method, &[(param, &number_text)]),
+            )
+            .await
+        {
+            Ok(value) => Ok(Some(ItemState {
+                closed: value.get("state").and_then(Value::as_str) == Some("closed"),
+                merged: value.get("merged").and_then(Value::as_bool) == Some(true)
+                    || value.get("merged_at").is_some_and(|m| !m.is_null()),
+                state_reason: value
+                    .get("state_reason")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+            })),
+            Err(err) if err.status() == Some(404) => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// One call with the batch's retry budget for rate limits.

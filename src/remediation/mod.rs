@@ -10,17 +10,19 @@
 //!   hand it back for the factory to restore. Otherwise ask the model (when configured) for the
 //!   file with the placeholder inserted, accept the answer only if [`verify::verify_patch`] agrees
 //!   (placeholder once, every other task placeholder kept, no line changed or removed), and
-//!   carry it in a pull request from a branch named after the order and task. An existing
-//!   branch or open pull request for the task is reused, never duplicated.
+//!   carry it ([`Remediator::propose`]) in a pull request from a branch named after the order
+//!   and task. An existing branch or open pull request for the task is reused, never duplicated.
 //! - [`Remediator::create_issue`]: the issue a human needs when nothing safe is possible, opened
 //!   once per task (found again by its label and the task id in its title).
 //!
-//! Design: this module decides and talks to GitHub; it writes nothing to D1. The batch
-//! processor ([`batch`]) records each outcome (task change, follow-up, log rows) in one D1 batch
+//! Design: this module decides and talks to GitHub; the batch processor ([`batch`]) claims the
+//! right to create a task's issue or pull request in D1 first (one per task, whatever runs
+//! concurrently) and records each outcome through [`crate::store::remediation`] in one D1 batch
 //! per item, so a GitHub step that fails leaves nothing recorded as fixed. Every call to
 //! core-github-api is kept ([`github::CallRecord`]: operation, target, outcome, duration; never
 //! the key) and logged to `operation_logs` with the item. Writes are awaited one at a time.
 
+pub mod answer;
 pub mod batch;
 pub mod fuzzy;
 pub mod github;
@@ -68,14 +70,22 @@ pub enum PlaceholderOutcome {
     ModelFailed(String),
     /// The model's patch failed verification.
     Rejected(verify::PatchRejection),
-    /// The verified patch is on `branch` with an open pull request.
-    PullRequest {
+    /// A verified patch, to be proposed as a pull request ([`Remediator::propose`]) by
+    /// whoever holds the task's pull-request claim.
+    Patch {
         patched: String,
-        pr_url: String,
-        branch: String,
-        /// The pull request existed already (a repeated report).
-        reused: bool,
+        /// The blob sha of the template the patch was made from.
+        template_sha: String,
     },
+}
+
+/// The pull request carrying a verified patch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposedPr {
+    pub pr: Item,
+    pub branch: String,
+    /// The pull request existed already (a repeated report).
+    pub reused: bool,
 }
 
 pub struct Remediator<'a> {
@@ -167,21 +177,23 @@ impl<'a> Remediator<'a> {
         if let Err(rejection) = verify_patch(&template.text, &patched, &task.placeholder, &others) {
             return Ok(PlaceholderOutcome::Rejected(rejection));
         }
-        self.propose(task, patched, &template.sha).await
+        Ok(PlaceholderOutcome::Patch {
+            patched,
+            template_sha: template.sha,
+        })
     }
 
     /// Puts a verified patch on the task's branch and opens (or finds) its pull request.
-    async fn propose(
+    pub async fn propose(
         &self,
         task: &TaskRow,
-        patched: String,
+        patched: &str,
         template_sha: &str,
-    ) -> Result<PlaceholderOutcome, GitHubError> {
+    ) -> Result<ProposedPr, GitHubError> {
         let branch = patch::branch_name(&task.order_id, &task.uuid);
         if let Some(pr) = self.github.open_pr_for(&branch).await? {
-            return Ok(PlaceholderOutcome::PullRequest {
-                patched,
-                pr_url: pr.html_url,
+            return Ok(ProposedPr {
+                pr,
                 branch,
                 reused: true,
             });
@@ -205,13 +217,13 @@ impl<'a> Remediator<'a> {
         let current_sha = on_branch
             .as_ref()
             .map_or(template_sha, |file| file.sha.as_str());
-        if on_branch.as_ref().map(|f| f.text.as_str()) != Some(patched.as_str()) {
+        if on_branch.as_ref().map(|f| f.text.as_str()) != Some(patched) {
             let message = patch::commit_message(task);
             self.github
                 .put_file(
                     &task.file_path,
                     &branch,
-                    &patched,
+                    patched,
                     &message,
                     Some(current_sha),
                 )
@@ -219,9 +231,8 @@ impl<'a> Remediator<'a> {
         }
         let (title, body) = patch::pull_request_text(task);
         let pr = self.github.open_pr(&branch, &base, &title, &body).await?;
-        Ok(PlaceholderOutcome::PullRequest {
-            patched,
-            pr_url: pr.html_url,
+        Ok(ProposedPr {
+            pr,
             branch,
             reused: false,
         })

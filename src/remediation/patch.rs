@@ -108,6 +108,9 @@ mod tests {
             status: None,
             created_at: None,
             updated_at: None,
+            claimed_by: None,
+            lease_expires_at: None,
+            lease_token: None,
         }
     }
 

@@ -8,7 +8,8 @@ use worker::{D1Database, D1PreparedStatement};
 
 /// Documentation changes slowly and agents retry the same question in bursts; six hours keeps
 /// answers fresh without asking the docs server again for every retry.
-const TTL_SQL: &str = "-6 hours";
+pub const TTL_SECS: i64 = 6 * 3600;
+const TTL_SQL: &str = "-21600 seconds";
 
 const FIND: &str =
     "SELECT answer FROM help_cache WHERE cache_key = ?1 AND created_at >= datetime('now', ?2)";

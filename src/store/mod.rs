@@ -3,16 +3,21 @@
 
 pub mod error_events;
 pub mod followups;
+pub mod github_claims;
 pub mod help_cache;
+pub mod housekeeping;
 pub mod idempotency;
+pub mod leases;
 pub mod oplog;
 pub mod orders;
+pub mod overview;
 pub mod page;
+pub mod remediation;
 pub mod tasks;
 
 use crate::error::ApiError;
 use wasm_bindgen::JsValue;
-use worker::{console_error, D1Database, Env};
+use worker::{console_error, D1Database, D1PreparedStatement, Env};
 
 pub const DB_BINDING: &str = "DB";
 
@@ -27,6 +32,55 @@ pub fn internal(context: &'static str) -> impl FnOnce(worker::Error) -> ApiError
         console_error!("{context}: {err}");
         ApiError::Internal(context)
     }
+}
+
+/// Prepares `sql` and binds as many of `params` as its highest `?N` uses, so the statements of
+/// one batch can share one parameter list (SQLite refuses a binding past the highest `?N`).
+pub(crate) fn prepare_bound(
+    db: &D1Database,
+    sql: &str,
+    params: &[JsValue],
+) -> worker::Result<D1PreparedStatement> {
+    db.prepare(sql)
+        .bind(&params[..highest_parameter(sql).min(params.len())])
+}
+
+/// The highest `?N` in `sql`.
+pub(crate) fn highest_parameter(sql: &str) -> usize {
+    sql.split('?')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+pub(crate) fn int(value: i64) -> JsValue {
+    JsValue::from_f64(value as f64)
+}
+
+pub(crate) fn opt_int(value: Option<i64>) -> JsValue {
+    value.map_or(JsValue::NULL, int)
+}
+
+/// The rows a batch statement returned, decoded.
+pub(crate) fn rows<T: serde::de::DeserializeOwned>(
+    result: &worker::D1Result,
+    context: &'static str,
+) -> Result<Vec<T>, ApiError> {
+    result.results::<T>().map_err(internal(context))
+}
+
+/// How many rows a batch statement changed.
+pub(crate) fn changes(result: &worker::D1Result) -> usize {
+    result
+        .meta()
+        .ok()
+        .flatten()
+        .and_then(|meta| meta.changes)
+        .unwrap_or(0)
 }
 
 pub(crate) fn text(value: &str) -> JsValue {
@@ -62,6 +116,13 @@ pub fn classify_write_error(message: &str) -> WriteConflict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_highest_parameter() {
+        assert_eq!(highest_parameter("SELECT 1"), 0);
+        assert_eq!(highest_parameter("WHERE a = ?1 AND b = ?12 OR c = ?3"), 12);
+        assert_eq!(highest_parameter("WHERE a = ?2 AND ?1 IS NULL"), 2);
+    }
 
     #[test]
     fn classifies_unique_violations_by_table() {

@@ -1,6 +1,7 @@
 //! Reading tasks and changing their status.
 
-use super::{internal, opt_text, text};
+use super::{changes, internal, opt_int, opt_text, prepare_bound, rows, text};
+use crate::domain::lease::TaskLeaseState;
 use crate::domain::status::TaskStatus;
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,14 @@ pub struct TaskRow {
     pub created_at: Option<String>,
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// The agent holding the lease, while one is held.
+    #[serde(default)]
+    pub claimed_by: Option<String>,
+    #[serde(default)]
+    pub lease_expires_at: Option<String>,
+    /// The fencing token of the task's last lease (kept after the lease ends).
+    #[serde(default)]
+    pub lease_token: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,8 +40,9 @@ pub struct OrderRow {
     pub created_at: Option<String>,
 }
 
-const TASK_COLUMNS: &str =
-    "uuid, order_id, file_path, placeholder, instruction, status, created_at, updated_at";
+/// Every task column an answer shows, in the order it shows them.
+pub const TASK_COLUMNS: &str = "uuid, order_id, file_path, placeholder, instruction, status, \
+     created_at, updated_at, claimed_by, lease_expires_at, lease_token";
 
 /// Order and tasks come from one batch, so the list is consistent with the order it names.
 pub async fn find_order_with_tasks(
@@ -85,47 +95,80 @@ pub enum StatusChange {
         previous: Option<String>,
     },
     NotFound,
-    /// The compare-and-set saw another status than expected; nothing was written.
-    Conflict {
-        current: Option<String>,
+    /// The compare-and-set (expected status, lease token) refused; nothing was written.
+    Refused {
+        state: TaskLeaseState,
     },
 }
 
-/// The batch reads the old status, logs old and new, and updates, all in one transaction and
-/// all under the same `expected_status` condition, so a refused compare-and-set writes nothing
-/// and two agents claiming one task cannot both succeed.
-const READ_STATUS: &str = "SELECT status FROM tasks WHERE uuid = ?1";
-const LOG_CHANGE: &str =
-    "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
-     SELECT 'orchestrator', order_id, uuid, 'task_status_changed', 'info', \
-            json_object('from', status, 'to', ?2, 'expected_status', ?3) \
-     FROM tasks WHERE uuid = ?1 AND (?3 IS NULL OR status IS ?3)";
-const UPDATE_STATUS: &str = "UPDATE tasks SET status = ?2, updated_at = CURRENT_TIMESTAMP \
-     WHERE uuid = ?1 AND (?3 IS NULL OR status IS ?3)";
-
-#[derive(Deserialize)]
-struct StatusOnly {
-    status: Option<String>,
+/// A status change as a route asks for it.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusRequest<'a> {
+    pub to: TaskStatus,
+    pub expected: Option<TaskStatus>,
+    /// With a token the change is allowed only while it holds the live lease.
+    pub lease_token: Option<i64>,
+    pub note: Option<&'a str>,
 }
 
+/// Whether the task's lease is live, as SQL on a `tasks` row.
+pub const LEASE_LIVE: &str = "(claimed_by IS NOT NULL AND lease_expires_at > datetime('now'))";
+
+/// The compare-and-set condition every statement of the change repeats (?1 uuid, ?3 expected
+/// status, ?4 lease token), so a refused change writes nothing and two agents claiming one task
+/// cannot both succeed.
+fn change_allowed() -> String {
+    format!(
+        "uuid = ?1 AND (?3 IS NULL OR status IS ?3) AND (?4 IS NULL OR (status = 'in_progress' \
+         AND lease_token = ?4 AND {LEASE_LIVE}))"
+    )
+}
+
+#[derive(Deserialize)]
+struct StateRow {
+    status: Option<String>,
+    lease_token: Option<i64>,
+    lease_live: i64,
+}
+
+/// Reads the state, logs old and new (and whether a live lease was bypassed), and updates,
+/// all in one batch. Any status but `in_progress` ends the lease; the fencing token stays.
 pub async fn set_status(
     db: &D1Database,
     uuid: &str,
-    to: TaskStatus,
-    expected: Option<TaskStatus>,
+    change: StatusRequest<'_>,
 ) -> Result<StatusChange, ApiError> {
+    let allowed = change_allowed();
+    let read = format!(
+        "SELECT status, lease_token, {LEASE_LIVE} AS lease_live FROM tasks WHERE uuid = ?1"
+    );
+    let log = format!(
+        "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
+         SELECT 'orchestrator', order_id, uuid, 'task_status_changed', 'info', \
+                json_object('from', status, 'to', ?2, 'expected_status', ?3, \
+                            'lease_token', ?4, 'agent', claimed_by, \
+                            'unleased', json(CASE WHEN ?4 IS NULL AND {LEASE_LIVE} \
+                                             THEN 'true' ELSE 'false' END), \
+                            'note', ?5) \
+         FROM tasks WHERE {allowed}"
+    );
+    let update = format!(
+        "UPDATE tasks SET status = ?2, updated_at = CURRENT_TIMESTAMP, \
+           claimed_by = CASE WHEN ?2 = 'in_progress' THEN claimed_by END, \
+           lease_expires_at = CASE WHEN ?2 = 'in_progress' THEN lease_expires_at END, \
+           blocked_by = CASE WHEN ?2 = 'blocked' THEN 'agent' END \
+         WHERE {allowed}"
+    );
     let params = [
         text(uuid),
-        text(to.as_str()),
-        opt_text(expected.map(TaskStatus::as_str)),
+        text(change.to.as_str()),
+        opt_text(change.expected.map(TaskStatus::as_str)),
+        opt_int(change.lease_token),
+        opt_text(change.note),
     ];
-    let statements = [READ_STATUS, LOG_CHANGE, UPDATE_STATUS]
+    let statements = [read.as_str(), log.as_str(), update.as_str()]
         .into_iter()
-        .enumerate()
-        .map(|(i, sql)| {
-            db.prepare(sql)
-                .bind(if i == 0 { &params[..1] } else { &params[..] })
-        })
+        .map(|sql| prepare_bound(db, sql, &params))
         .collect::<worker::Result<Vec<_>>>()
         .map_err(internal("binding status change"))?;
     let results = db
@@ -137,22 +180,19 @@ pub async fn set_status(
             "D1 batch returned an unexpected result count",
         ));
     };
-    let before = before
-        .results::<StatusOnly>()
-        .map_err(internal("decoding task status"))?
+    let Some(before) = rows::<StateRow>(before, "decoding task status")?
         .into_iter()
-        .next();
-    let Some(before) = before else {
+        .next()
+    else {
         return Ok(StatusChange::NotFound);
     };
-    let changes = update
-        .meta()
-        .map_err(internal("reading update metadata"))?
-        .and_then(|meta| meta.changes)
-        .unwrap_or(0);
-    Ok(if changes == 0 {
-        StatusChange::Conflict {
-            current: before.status,
+    Ok(if changes(update) == 0 {
+        StatusChange::Refused {
+            state: TaskLeaseState {
+                status: before.status,
+                lease_token: before.lease_token,
+                lease_live: before.lease_live != 0,
+            },
         }
     } else {
         StatusChange::Changed {
@@ -223,23 +263,23 @@ pub fn move_statement(
 
 pub fn block_statement(db: &D1Database, uuid: &str) -> worker::Result<worker::D1PreparedStatement> {
     db.prepare(
-        "UPDATE tasks SET status = 'blocked', updated_at = CURRENT_TIMESTAMP \
+        "UPDATE tasks SET status = 'blocked', blocked_by = 'remediation', \
+           claimed_by = NULL, lease_expires_at = NULL, updated_at = CURRENT_TIMESTAMP \
          WHERE uuid = ?1 AND (status IS NOT 'blocked')",
     )
     .bind(&[text(uuid)])
 }
 
 /// Puts a task blocked by remediation back to `pending` once its problem is fixed. Only a task
-/// with an open `blocked` follow-up (ours) is touched: one an agent blocked stays blocked. Run
-/// it before [`crate::store::followups::resolve_blocked_statement`] in the same batch.
+/// remediation blocked is touched: one an agent blocked stays blocked.
 pub fn unblock_statement(
     db: &D1Database,
     uuid: &str,
 ) -> worker::Result<worker::D1PreparedStatement> {
-    db.prepare(
-        "UPDATE tasks SET status = 'pending', updated_at = CURRENT_TIMESTAMP \
-         WHERE uuid = ?1 AND status = 'blocked' AND EXISTS (SELECT 1 FROM followups \
-         WHERE task_uuid = ?1 AND type = 'blocked' AND status = 'open')",
-    )
-    .bind(&[text(uuid)])
+    db.prepare(UNBLOCK).bind(&[text(uuid)])
 }
+
+/// ?1: the task's uuid.
+pub const UNBLOCK: &str = "UPDATE tasks SET status = 'pending', blocked_by = NULL, \
+       updated_at = CURRENT_TIMESTAMP \
+     WHERE uuid = ?1 AND status = 'blocked' AND blocked_by = 'remediation'";

@@ -329,6 +329,7 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NONE, EXIT_CONFLICT = 0, 1, 2, 3, 4
 USER_AGENT = "taskctl/2"
 HELP_TIMEOUT = 60.0  # seconds: a docs search and a model answer can be slow
 BLOCK_LOG_TIMEOUT = 3.0
+MAX_NOTE_JSON = 1500  # bytes of a block reason sent as the status change's note (body <= 4 KiB)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # the orchestrator's timestamps, UTC
 
 USAGE = """\
@@ -751,6 +752,8 @@ def push_entry(co: Checkout, remote: Remote, entry: dict, flush: Flush) -> bool:
     token = entry.get("lease_token")
     if token is not None:
         body["lease_token"] = token
+    if status == "blocked" and isinstance(entry.get("reason"), str) and entry["reason"]:
+        body["note"] = clip_note(entry["reason"])  # logged with the status change itself
     reply = remote.call("POST", f"/api/task/{uuid}/status", body)
     if 200 <= reply.status < 300:
         with co.locked():
@@ -798,6 +801,13 @@ def push_entry(co: Checkout, remote: Remote, entry: dict, flush: Flush) -> bool:
         reject(co, entry, reply.status, error_json(reply))
     flush.rejected += 1
     return True
+
+
+def clip_note(text: str) -> str:
+    """The reason, short enough for the status route's note (the ops log gets all of it)."""
+    while len(json.dumps(text)) > MAX_NOTE_JSON:
+        text = text[: len(text) * 3 // 4]
+    return text
 
 
 def log_block_reason(co: Checkout, remote: Remote, entry: dict) -> None:

@@ -85,7 +85,8 @@ def test_complete_and_block_send_the_lease_token_and_end_the_lease(online, check
     assert status_bodies(online, "AAA111") == [{"status": "complete", "lease_token": 1}]
     res = tc(checkout, "block", "BBB222", "no", "credentials", url=online.base_url)
     assert res.returncode == 0, res.stderr
-    assert status_bodies(online, "BBB222") == [{"status": "blocked", "lease_token": 1}]
+    assert status_bodies(online, "BBB222") == [{"status": "blocked", "lease_token": 1,
+                                                "note": "no credentials"}]
     assert leases(checkout) == {}
     assert online.tasks["AAA111"]["status"] == "complete"
     assert online.tasks["AAA111"]["claimed_by"] is None
@@ -247,3 +248,12 @@ def test_leases_file_is_not_needed_by_older_readers(online, checkout):
     doc = read_tasks_json(checkout)
     assert set(doc) == {"order_id", "factory", "created_at", "tasks"}
     assert os.path.exists(checkout / ".mission_control/leases.json")
+
+
+def test_a_long_block_reason_is_clipped_for_the_note_but_logged_whole(online, checkout):
+    reason = "\u00e9" * 3000
+    res = tc(checkout, "block", "AAA111", reason, url=online.base_url)
+    assert res.returncode == 0, res.stderr
+    note = status_bodies(online, "AAA111")[0]["note"]
+    assert 0 < len(note) < len(reason) and len(json.dumps(note)) <= 1500
+    assert online.ops_logs[-1]["details"]["reason"] == reason

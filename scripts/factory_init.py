@@ -475,7 +475,7 @@ def comment_style_for(path: str, first_line: str | None = None) -> tuple[str, st
 
 def format_marker(uuid: str, style: tuple[str, str], ascii_only: bool = False) -> str:
     """The marker comment (no indentation, no line ending)."""
-    dash = "-" if ascii_only else "\u2013"  # the spec's en dash, unless the file is not UTF-8
+    dash = "-" if ascii_only else "\u2013"  # the original's en dash, unless the file is not UTF-8
     prefix, suffix = style
     return f"{prefix}TASK_ID:{uuid} {dash} see {MC_DIR_NAME}/{TASKS_FILE_NAME}{suffix}"
 

@@ -5,8 +5,8 @@ Usage:
     seed_orders_and_tasks.py [BASE_URL] [--file ORDER.json] [--idempotency-key KEY] [--json]
 
 BASE_URL defaults to $MISSION_CONTROL_URL, then http://127.0.0.1:8787 (a trailing /api is
-accepted). Without --file the spec's sample order (agent-factory, worker/agents/agent_gmail.ts,
-two placeholders) is created. The bearer token comes from $MISSION_CONTROL_TOKEN.
+accepted). Without --file the TypeScript original's sample order (agent-factory,
+worker/agents/agent_gmail.ts, two placeholders) is created. The bearer token comes from $MISSION_CONTROL_TOKEN.
 
 Exit codes: 0 created and read back; 1 the orchestrator was unreachable or refused; 2 bad
 command line or order file.
@@ -127,8 +127,8 @@ def load_order(path: str | None) -> dict:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seed_orders_and_tasks.py",
-        description="Create an order (the spec's sample, or one from --file) and print it "
-                    "with its tasks.",
+        description="Create an order (the TypeScript original's sample, or one from --file) "
+                    "and print it with its tasks.",
         epilog=f"Environment: MISSION_CONTROL_URL (default {DEFAULT_URL}), {TOKEN_ENV}. "
                "Exit codes: 0 ok, 1 orchestrator unreachable or refused, 2 bad usage/file.")
     parser.add_argument("base_url", nargs="?", metavar="BASE_URL",

@@ -1,7 +1,7 @@
 //! Vars and secrets, read once per request into a typed [`Config`]; no `env.var` elsewhere.
 
-use crate::help::client::{DEFAULT_DOCS_MCP_URL, DEFAULT_TIMEOUT as DOCS_TIMEOUT};
-use crate::remediation::github::{self, GitHubConfig};
+use crate::upstream::docs::{DEFAULT_DOCS_MCP_URL, DEFAULT_TIMEOUT as DOCS_TIMEOUT};
+use crate::upstream::github::{self, GitHubConfig};
 use crate::upstream::model::ChatModel;
 use std::time::Duration;
 use worker::Env;

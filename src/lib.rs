@@ -9,10 +9,18 @@
 //! - `POST /api/ops/log`, `GET /api/ops/logs`: the operation log, written by all, read by operators.
 //! - `POST /api/factory/errors`: a factory's error batch, recorded, then remediated through
 //!   GitHub (`remediation`), answered once per key.
-//! - `GET /api/followups`: the follow-up queue (blocked tasks, warnings, applied fixes).
+//! - `GET /api/followups`: the follow-up queue (blocked tasks, warnings, applied fixes);
+//!   `GET|PATCH /api/followups/:id`: one follow-up and its lifecycle.
+//! - `GET /api/orders`, `GET /api/orders/:id`: the orders overview; `POST /api/orders/:id/next`
+//!   and `POST /api/task/:uuid/heartbeat`: leases.
+//! - `POST /api/github/webhook`: signed GitHub deliveries that close follow-ups.
+//!
+//! The `scheduled` handler (every minute) sweeps expired leases, reconciles follow-ups with
+//! GitHub and deletes expired rows.
 //!
 //! A request flows `router` -> `handlers` -> `store` (D1); values are checked in `domain`
-//! before anything is written, and every failure is an `error::ApiError`.
+//! before anything is written, and every failure is an `error::ApiError`
+//! (see `docs/ARCHITECTURE.md`).
 
 pub mod auth;
 pub mod config;

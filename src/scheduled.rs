@@ -11,11 +11,13 @@ use crate::config::Config;
 use crate::domain::followup::GithubKind;
 use crate::domain::github_event::status_when_closed;
 use crate::error::ApiError;
-use crate::remediation::github::{GitHub, GitHubError};
 use crate::store::followups::{self, Transition};
 use crate::store::oplog::{self, LogEntry};
 use crate::store::{database, housekeeping, internal, leases};
+use crate::upstream::budget::CallBudget;
+use crate::upstream::github::{GitHub, GitHubError};
 use serde_json::json;
+use std::rc::Rc;
 use worker::{console_error, D1Database, Env};
 
 /// GitHub calls per run at most: with the sweep and housekeeping, one run stays far under
@@ -73,7 +75,9 @@ async fn reconcile(db: &D1Database, config: &Config) -> Result<serde_json::Value
     let Some(github_config) = &config.github else {
         return Ok(json!({ "skipped": "GitHub is not configured" }));
     };
-    let github = GitHub::new(github_config);
+    // Each call costs a subrequest: the run's budget is the reconciliation's bound.
+    let budget = Rc::new(CallBudget::new(RECONCILE_PER_RUN));
+    let github = GitHub::new(github_config, budget);
     let ours = github.repo_name();
     let due = followups::due_for_reconciliation(db, RECONCILE_PER_RUN).await?;
     let (mut checked, mut changed) = (0, 0);

@@ -6,7 +6,8 @@ import itertools
 
 _counter = itertools.count()
 
-SPEC_SAMPLE = {
+# The sample order of the TypeScript original's seed script (seed_orders_and_tasks.py).
+SAMPLE_ORDER = {
     "factory": "agent-factory",
     "files": [
         {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness import TEST_TOKEN
 from orders import order_body
-from test_validation import assert_error
+from helpers import assert_error
 
 
 def test_api_needs_the_token(worker):

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from orders import create_order
-from test_validation import assert_error, fields_of
+from helpers import assert_error, fields_of
 
 ACTIONS = {"update_file_path", "patch_ready", "blocked", "none"}
 
@@ -278,7 +278,7 @@ def test_without_a_key_nothing_is_deduplicated(worker):
 
 
 def test_batch_of_2000_is_recorded_whole_and_2001_refused(worker):
-    """The spec's factory sends all its errors in one request; an order holds up to 2000 tasks.
+    """The original factory script sends all its errors in one request; an order holds up to 2000 tasks.
     Items are recorded in chunks (json_each), so the padding makes this span several."""
     order_id = unique("ORD-many")
 

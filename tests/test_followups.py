@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from orders import create_order
-from test_validation import assert_error, fields_of
+from helpers import assert_error, fields_of
 
 
 def make_order(worker, placeholders: list[str]) -> dict:

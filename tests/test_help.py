@@ -8,7 +8,7 @@ import pytest
 
 from corpus import D1_BATCH, D1_PREPARED
 from orders import unique_factory
-from test_validation import assert_error
+from helpers import assert_error
 
 INSTRUCTION = "/* Implement core logic: fetch D1 record, process inputs, stream results via WebSocket. */"
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from test_validation import assert_error, fields_of
+from helpers import assert_error, fields_of
 
 TS = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 LEVELS = ["debug", "info", "warn", "error", "critical"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 import threading
 
-from orders import SPEC_SAMPLE, order_body, unique_factory
+from orders import SAMPLE_ORDER, order_body, unique_factory
 
 
-def test_spec_sample_creates_order_and_tasks(worker):
-    reply = worker.post("/api/orders", SPEC_SAMPLE)
+def test_sample_order_creates_order_and_tasks(worker):
+    reply = worker.post("/api/orders", SAMPLE_ORDER)
     assert reply.status == 201, reply.text
     order_id = reply.body["order_id"]
     assert re.fullmatch(r"ORD-[A-Za-z0-9_-]{6}", order_id)
@@ -20,7 +20,7 @@ def test_spec_sample_creates_order_and_tasks(worker):
     assert listed.status == 200
     assert listed.body["order_id"] == order_id
     tasks = listed.body["tasks"]
-    assert [t["placeholder"] for t in tasks] == list(SPEC_SAMPLE["files"][0]["instructions"])
+    assert [t["placeholder"] for t in tasks] == list(SAMPLE_ORDER["files"][0]["instructions"])
     for task, created in zip(tasks, reply.body["tasks"]):
         assert re.fullmatch(r"[A-Z0-9]{6}", task["uuid"])
         assert task["uuid"] == created["uuid"]
@@ -29,7 +29,7 @@ def test_spec_sample_creates_order_and_tasks(worker):
         assert task["status"] == "pending"
         assert task["order_id"] == order_id
         assert task["file_path"] == "worker/agents/agent_gmail.ts"
-        assert task["instruction"] == SPEC_SAMPLE["files"][0]["instructions"][task["placeholder"]]
+        assert task["instruction"] == SAMPLE_ORDER["files"][0]["instructions"][task["placeholder"]]
 
     rows = worker.query("SELECT operation, details FROM operation_logs WHERE order_id = ?", (order_id,))
     assert [r["operation"] for r in rows] == ["order_created"]

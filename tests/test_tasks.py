@@ -6,7 +6,7 @@ import json
 import threading
 
 from orders import order_body
-from test_validation import assert_error
+from helpers import assert_error
 
 
 def new_task(worker) -> dict:

@@ -7,7 +7,7 @@ use crate::error::ApiResult;
 use serde::Serialize;
 use serde_json::Value;
 
-/// As many as an order has tasks: the spec's factory sends all its errors in one request.
+/// As many as an order has tasks: the original factory script sends all its errors in one request.
 pub const MAX_BATCH: usize = 2000;
 const MAX_FACTORY: usize = 100;
 /// Generous: the path is what the factory saw, which may be odd (that may be the error).
@@ -47,7 +47,7 @@ impl ErrorCode {
     }
 }
 
-/// One reported error, as the spec's `ErrorItem`.
+/// One reported error, as the TypeScript original's `ErrorItem`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorItem {
     pub order_id: String,

@@ -1,8 +1,9 @@
-//! Order and task ids in the spec's form: `ORD-` + 6 nanoid characters, tasks 6 uppercase characters.
+//! Order and task ids in the TypeScript original's form: `ORD-` + 6 nanoid characters, tasks 6
+//! uppercase characters.
 
 use std::collections::HashSet;
 
-/// nanoid's default URL-safe alphabet, as the spec's `nanoid(6)` uses for orders.
+/// nanoid's default URL-safe alphabet, as the TypeScript original's `nanoid(6)` uses for orders.
 const ORDER_ALPHABET: [char; 64] = [
     '_', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f', 'g',
     'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o', 'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z',
@@ -10,9 +11,9 @@ const ORDER_ALPHABET: [char; 64] = [
     'T', 'U', 'V', 'W', 'X', 'Y', 'Z',
 ];
 
-/// Uppercase letters and digits. The spec upper-cased a default nanoid, which also yields `_`
-/// and `-`; we leave those out so a task id never starts with `-` and reads as a CLI flag
-/// (`taskctl get -X3F2Q`), and so every character is equally likely.
+/// Uppercase letters and digits. The TypeScript original upper-cased a default nanoid, which
+/// also yields `_` and `-`; we leave those out so a task id never starts with `-` and reads as
+/// a CLI flag (`taskctl get -X3F2Q`), and so every character is equally likely.
 const TASK_ALPHABET: [char; 36] = [
     '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I',
     'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R', 'S', 'T', 'U', 'V', 'W', 'X', 'Y', 'Z',
@@ -51,7 +52,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn order_ids_have_the_spec_form() {
+    fn order_ids_have_the_original_form() {
         for _ in 0..200 {
             let id = new_order_id();
             assert_eq!(id.len(), 10, "{id}");

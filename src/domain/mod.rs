@@ -15,5 +15,6 @@ pub mod page;
 pub mod path;
 pub mod placeholder;
 pub mod status;
+pub mod text;
 pub mod validate;
 pub mod vocabulary;

@@ -197,7 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn parses_the_spec_sample_keeping_order() {
+    fn parses_the_original_sample_keeping_order() {
         let order = parse_new_order(&json!({
             "factory": "agent-factory",
             "files": [{

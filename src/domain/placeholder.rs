@@ -23,20 +23,14 @@ pub fn check_placeholder(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The literal marker a template carries for `name`.
-pub fn marker(name: &str) -> String {
-    format!("###{name}###")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn accepts_spec_names() {
+    fn accepts_the_original_sample_names() {
         assert!(check_placeholder("FINAL_MILE_PROMPT__AGENT_INIT").is_ok());
         assert!(check_placeholder("a.b-c_9").is_ok());
-        assert_eq!(marker("X"), "###X###");
     }
 
     #[test]

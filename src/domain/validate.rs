@@ -20,10 +20,6 @@ impl Checker {
         self.errors.push(FieldError::new(field, message));
     }
 
-    pub fn is_clean(&self) -> bool {
-        self.errors.is_empty()
-    }
-
     /// Ok when nothing failed, else the 422 listing every problem.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {

@@ -7,17 +7,18 @@
 
 use crate::config::Config;
 use crate::domain::ids::is_plausible_id;
+use crate::domain::text::shorten;
 use crate::domain::validate::{body_object, Checker};
 use crate::error::{ApiError, ApiResult};
 use crate::help::answer::{self, GuidanceKind};
-use crate::help::client::DocsClient;
 use crate::help::merge::{merge_hits, Budget, Source};
-use crate::help::{cache_key, query::build_queries, text::shorten};
+use crate::help::{cache_key, query::build_queries};
 use crate::http::{self, read_json};
 use crate::store::help_cache::{self, CachedAnswer};
 use crate::store::oplog::{self, LogEntry};
 use crate::store::tasks::{find_task, TaskRow};
 use crate::store::{database, internal};
+use crate::upstream::docs::DocsClient;
 use serde_json::{json, Value};
 use worker::{console_warn, Date, Env, Request, Response};
 
@@ -121,7 +122,7 @@ pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker:
     let kind = if composed.degraded {
         GuidanceKind::Degraded
     } else {
-        kind_from_str(&composed.answer.kind)
+        composed.answer.kind
     };
     Ok(http::json(
         200,
@@ -160,7 +161,7 @@ async fn compose(config: &Config, task: &TaskRow, ask: &HelpRequest) -> Composed
         return Composed {
             answer: CachedAnswer {
                 ai_guidance: answer::degraded_guidance(&task.instruction),
-                kind: "degraded".into(),
+                kind: GuidanceKind::Degraded,
                 sources: Vec::new(),
             },
             degraded: true,
@@ -177,7 +178,7 @@ async fn compose(config: &Config, task: &TaskRow, ask: &HelpRequest) -> Composed
             Ok(text) if !text.trim().is_empty() => {
                 return grounded(
                     answer::ensure_citation(&text, &sources),
-                    "synthesis",
+                    GuidanceKind::Synthesis,
                     sources,
                     problems,
                 )
@@ -187,19 +188,19 @@ async fn compose(config: &Config, task: &TaskRow, ask: &HelpRequest) -> Composed
         }
     }
     let excerpt = answer::excerpt_guidance(&sources).unwrap_or_default();
-    grounded(excerpt, "excerpt", sources, problems)
+    grounded(excerpt, GuidanceKind::Excerpt, sources, problems)
 }
 
 fn grounded(
     ai_guidance: String,
-    kind: &str,
+    kind: GuidanceKind,
     sources: Vec<Source>,
     problems: Vec<String>,
 ) -> Composed {
     Composed {
         answer: CachedAnswer {
             ai_guidance,
-            kind: kind.into(),
+            kind,
             sources,
         },
         degraded: false,
@@ -210,18 +211,10 @@ fn grounded(
 fn no_match(task: &TaskRow, problems: Vec<String>) -> Composed {
     grounded(
         answer::no_match_guidance(&task.instruction),
-        "no_match",
+        GuidanceKind::NoMatch,
         Vec::new(),
         problems,
     )
-}
-
-fn kind_from_str(kind: &str) -> GuidanceKind {
-    match kind {
-        "synthesis" => GuidanceKind::Synthesis,
-        "excerpt" => GuidanceKind::Excerpt,
-        _ => GuidanceKind::NoMatch,
-    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,11 @@
 //! Every guidance text is grounded: it quotes or cites the sources it came from, or says plainly
 //! that there were none.
 
+use serde::{Deserialize, Serialize};
+
 use super::merge::{normalize_url, Source};
 use super::query::strip_comment_markers;
-use super::text::shorten;
+use crate::domain::text::shorten;
 
 /// Bounds on what goes into the prompt: the sources are already budgeted by `merge`, these keep
 /// an agent's pasted log from crowding them out.
@@ -17,8 +19,10 @@ const MAX_PROMPT_ERROR_CHARS: usize = 1000;
 /// How many URLs [`ensure_citation`] appends to an answer that cited none.
 const MAX_APPENDED_CITATIONS: usize = 3;
 
-/// Which kind of guidance an answer carries; decides the `summary` wording.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which kind of guidance an answer carries; decides the `summary` wording. Its serde names
+/// are the `kind` stored in `help_cache` and logged as `guidance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum GuidanceKind {
     /// A model's synthesis of the sources.
     Synthesis,
@@ -159,6 +163,22 @@ pub fn ensure_citation(answer: &str, sources: &[Source]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_serialise_as_the_stored_names() {
+        for (kind, name) in [
+            (GuidanceKind::Synthesis, "synthesis"),
+            (GuidanceKind::Excerpt, "excerpt"),
+            (GuidanceKind::NoMatch, "no_match"),
+            (GuidanceKind::Degraded, "degraded"),
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(
+                serde_json::from_value::<GuidanceKind>(name.into()).unwrap(),
+                kind
+            );
+        }
+    }
 
     fn source(n: usize) -> Source {
         Source {

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::mcp::DocHit;
-use super::text::shorten;
+use crate::domain::text::shorten;
+
+use crate::upstream::docs::mcp::DocHit;
 
 /// RRF's damping constant. The usual 60 flattens ranks over result lists of hundreds; the docs
 /// server returns 10, where rank 1 and rank 10 should differ by about half.

@@ -6,8 +6,9 @@
 //! 1. [`cache_key`] of (task, question, error); a fresh cached answer ends the request.
 //! 2. [`query::build_queries`] turns the instruction (markers stripped), question and error into
 //!    up to three focused queries.
-//! 3. [`client::DocsClient::search_all`] runs them concurrently against the docs MCP server, each
-//!    under a deadline; [`mcp`] parses either answer format.
+//! 3. [`crate::upstream::docs::DocsClient::search_all`] runs them concurrently against the docs
+//!    MCP server, each under a deadline; [`crate::upstream::docs::mcp`] parses either answer
+//!    format (the contract: `docs/upstreams/docs-mcp.md`).
 //! 4. [`merge::merge_hits`] dedupes by URL, ranks across queries and trims to a size budget.
 //! 5. [`answer`] words the guidance: a model synthesis that cites the sources when a model is
 //!    configured ([`crate::upstream::model::ChatModel`]), else the best excerpt; a clear degraded
@@ -16,11 +17,8 @@
 //! No `worker::Env` here: the handler passes the URL, timeouts and model in.
 
 pub mod answer;
-pub mod client;
-pub mod mcp;
 pub mod merge;
 pub mod query;
-pub mod text;
 
 /// Bumped whenever the answer's shape or wording changes, so old cache rows stop matching.
 const CACHE_KEY_VERSION: &str = "help-v1";
@@ -30,7 +28,8 @@ const CACHE_KEY_VERSION: &str = "help-v1";
 /// different phrasings of the same question share an answer. A missing and an empty field are
 /// the same key.
 pub fn cache_key(uuid: &str, question: Option<&str>, error: Option<&str>) -> String {
-    let normalise = |s: Option<&str>| text::collapse_whitespace(&s.unwrap_or("").to_lowercase());
+    let normalise =
+        |s: Option<&str>| crate::domain::text::collapse_whitespace(&s.unwrap_or("").to_lowercase());
     // A separator nobody types keeps ("a b", none) and ("a", "b") apart.
     let material = format!(
         "{}\u{1f}{}\u{1f}{}",

@@ -4,7 +4,7 @@
 //! concatenation: the docs search is a vector search over chunks, and a query that mixes an error
 //! message with a paragraph of instruction matches neither well.
 
-use super::text::{collapse_whitespace, shorten};
+use crate::domain::text::{collapse_whitespace, shorten};
 
 /// The most queries one help request sends; each costs an embedding and a vector search upstream.
 pub const MAX_QUERIES: usize = 3;

@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 use worker::{console_error, D1Database, Delay};
 
 use super::answer::{Action, Answer};
-use super::github::GitHubError;
 use super::verify::placeholder_marker;
 use super::{patch, PlaceholderOutcome, ProposedPr, Remediator, RenameOutcome};
 use crate::domain::error_report::{ErrorCode, ErrorItem};
@@ -22,6 +21,7 @@ use crate::store::github_claims::{self, Claim};
 use crate::store::oplog::LogEntry;
 use crate::store::remediation::{record, ClaimWrite, ItemRecord, TaskWrite};
 use crate::store::tasks::{self, TaskRow};
+use crate::upstream::github::GitHubError;
 
 /// Items remediated per request at most: each costs a few D1 queries, and Workers cap those per
 /// request (1000 on paid plans). The rest are recorded and answered deferred.
@@ -57,7 +57,7 @@ pub async fn remediate_all(
             continue;
         }
         if let Some(rem) = remediator {
-            if rem.github().calls_left() < calls_needed(item.error_code) {
+            if rem.calls().left() < calls_needed(item.error_code) {
                 answers.push(deferred(
                     index,
                     item,
@@ -582,7 +582,7 @@ impl Recorder<'_, '_> {
         let note = format!(
             "Unhandled error_code={}: {}",
             self.item.error_code.as_str(),
-            crate::upstream::clip_chars(&self.item.message, 500)
+            crate::domain::text::clip_chars(&self.item.message, 500)
         );
         let logs = [Log {
             operation: "followup_warning",

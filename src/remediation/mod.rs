@@ -1,4 +1,5 @@
-//! GitHub remediation: the spec's `githubRemediation`, in Rust.
+//! GitHub remediation: the TypeScript original's `githubRemediation`, in Rust. The
+//! core-github-api operations it relies on are in `docs/upstreams/core-github-api.md`.
 //!
 //! A factory reports a missing file or placeholder; this module works out, through
 //! core-github-api (never api.github.com directly), whether the templates repository can fix it:
@@ -25,17 +26,20 @@
 pub mod answer;
 pub mod batch;
 pub mod fuzzy;
-pub mod github;
 pub mod patch;
 pub mod verify;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use crate::upstream::budget::CallBudget;
+
 use crate::store::tasks::TaskRow;
+use crate::upstream::github::{
+    BranchState, GitHub, GitHubConfig, GitHubError, Item, Tree, ISSUE_LABEL,
+};
 use crate::upstream::model::ChatModel;
 use fuzzy::{decide, ranked, RenameMatch, DEFAULT_TOP_K};
-use github::{BranchState, GitHub, GitHubConfig, GitHubError, Item, Tree, ISSUE_LABEL};
 use verify::{conform_to_original, placeholder_marker, strip_code_fences, verify_patch};
 
 /// What the search for a renamed file found.
@@ -89,6 +93,8 @@ pub struct ProposedPr {
 }
 
 pub struct Remediator<'a> {
+    /// The request's upstream calls, drawn from by `github` and by every model call.
+    calls: Rc<CallBudget>,
     github: GitHub<'a>,
     model: Option<&'a ChatModel>,
     tree: RefCell<Option<Result<Rc<Tree>, GitHubError>>>,
@@ -97,8 +103,10 @@ pub struct Remediator<'a> {
 
 impl<'a> Remediator<'a> {
     pub fn new(config: &'a GitHubConfig, model: Option<&'a ChatModel>) -> Self {
+        let calls = Rc::new(CallBudget::new(config.max_calls));
         Self {
-            github: GitHub::new(config),
+            github: GitHub::new(config, Rc::clone(&calls)),
+            calls,
             model,
             tree: RefCell::new(None),
             default_branch: RefCell::new(None),
@@ -107,6 +115,11 @@ impl<'a> Remediator<'a> {
 
     pub fn github(&self) -> &GitHub<'a> {
         &self.github
+    }
+
+    /// The upstream calls this request may still make.
+    pub fn calls(&self) -> &CallBudget {
+        &self.calls
     }
 
     pub async fn find_renamed_file(&self, task: &TaskRow) -> Result<RenameOutcome, GitHubError> {
@@ -166,7 +179,7 @@ impl<'a> Remediator<'a> {
         let Some(model) = self.model else {
             return Ok(PlaceholderOutcome::NoModel);
         };
-        self.github.spend_call()?;
+        self.calls.spend()?;
         let (system, user) = patch::prompt(task, &template.text, siblings);
         let answer = match model.complete(&system, &user).await {
             Ok(answer) => answer,

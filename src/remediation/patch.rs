@@ -3,8 +3,8 @@
 //! name and issue marker are how a repeated report finds earlier work).
 
 use super::verify::placeholder_marker;
+use crate::domain::text::clip_chars;
 use crate::store::tasks::TaskRow;
-use crate::upstream::clip_chars;
 
 /// The instruction is context for the model, not the file; a few thousand characters suffice.
 const INSTRUCTION_CHARS: usize = 2000;

@@ -9,6 +9,8 @@
 use serde::Serialize;
 use std::fmt;
 
+use crate::domain::text::clip_chars;
+
 /// How much of a rejected line a [`PatchRejection`] keeps: enough to recognise it in a log.
 const MAX_QUOTED_CHARS: usize = 200;
 /// Preamble or trailing prose lines tolerated around a fenced answer ("Here is the file:").
@@ -176,9 +178,11 @@ fn normalised_lines(text: &str) -> impl Iterator<Item = &str> {
 }
 
 fn quote(line: &str) -> String {
-    match line.char_indices().nth(MAX_QUOTED_CHARS) {
-        Some((cut, _)) => format!("{}…", &line[..cut]),
-        None => line.to_owned(),
+    let clipped = clip_chars(line, MAX_QUOTED_CHARS);
+    if clipped.len() < line.len() {
+        format!("{clipped}…")
+    } else {
+        line.to_owned()
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::{internal, text};
 use crate::error::ApiError;
+use crate::help::answer::GuidanceKind;
 use crate::help::merge::Source;
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, D1PreparedStatement};
@@ -21,7 +22,7 @@ const UPSERT: &str = "INSERT INTO help_cache (cache_key, task_uuid, answer) VALU
 pub struct CachedAnswer {
     pub ai_guidance: String,
     /// "synthesis", "excerpt" or "no_match"; degraded answers are never cached.
-    pub kind: String,
+    pub kind: GuidanceKind,
     pub sources: Vec<Source>,
 }
 

@@ -46,7 +46,7 @@ pub async fn claim_next(
         "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
          SELECT 'orchestrator', order_id, uuid, 'task_claimed', 'info', \
                 json_object('agent', ?2, 'lease_token', COALESCE(lease_token, 0) + 1, \
-                            'lease_seconds', ?3) \
+                            'lease_seconds', CAST(?3 AS INTEGER)) \
          FROM tasks WHERE uuid = {NEXT_PENDING}"
     );
     let update = format!(

@@ -146,7 +146,7 @@ pub async fn set_status(
         "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
          SELECT 'orchestrator', order_id, uuid, 'task_status_changed', 'info', \
                 json_object('from', status, 'to', ?2, 'expected_status', ?3, \
-                            'lease_token', ?4, 'agent', claimed_by, \
+                            'lease_token', CAST(?4 AS INTEGER), 'agent', claimed_by, \
                             'unleased', json(CASE WHEN ?4 IS NULL AND {LEASE_LIVE} \
                                              THEN 'true' ELSE 'false' END), \
                             'note', ?5) \

@@ -10,7 +10,7 @@ use futures::future::{select, Either};
 use futures::pin_mut;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, Response};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
 use super::UpstreamError;
 
@@ -55,25 +55,6 @@ impl TextResponse {
             ))
         }
     }
-}
-
-/// Sends `req` and waits for the response head at most `timeout`, aborting the fetch when the
-/// deadline wins. The body is not read here: a caller that reads it should prefer
-/// [`fetch_text`], whose deadline also covers the body (a server can send headers and then stall).
-pub async fn fetch_with_timeout(
-    req: Request,
-    timeout: Duration,
-) -> Result<Response, UpstreamError> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(req);
-    let send = async {
-        fetch
-            .send_with_signal(&signal)
-            .await
-            .map_err(|e| UpstreamError::Unreachable(e.to_string()))
-    };
-    within(timeout, controller, send).await
 }
 
 /// Sends `req` and reads the whole body as text, all within `timeout`; any status is returned
@@ -164,11 +145,6 @@ pub fn json_post<B: Serialize + ?Sized>(
     let json = serde_json::to_string(body)
         .map_err(|e| UpstreamError::Unreachable(format!("unencodable request body: {e}")))?;
     build_request(Method::Post, url, headers, Some(json))
-}
-
-/// A `GET` expecting JSON.
-pub fn json_get(url: &str, headers: &[(&str, &str)]) -> Result<Request, UpstreamError> {
-    build_request(Method::Get, url, headers, None)
 }
 
 // The error names the header but never echoes the value: the value may be a bearer token.

@@ -1,6 +1,10 @@
 //! Outbound HTTP to the services the Worker depends on (docs search, the model endpoint, GitHub):
 //! deadlines, rate-limit signals and one error type for every way an upstream can fail.
 //!
+//! - [`budget`]: [`budget::CallBudget`], the upstream calls one request may still make, drawn
+//!   from by every client the request uses.
+//! - [`docs`]: the Cloudflare docs MCP server ([`docs::DocsClient`]) and its wire format.
+//! - [`github`]: core-github-api, the Worker that proxies GitHub ([`github::GitHub`]).
 //! - [`http`]: fetch with a deadline that covers the whole exchange, request builders, and the
 //!   pure header logic (`retry-after`, rate-limit detection).
 //! - [`model`]: an OpenAI-compatible chat-completions client ([`model::ChatModel`]).
@@ -8,6 +12,9 @@
 //! Nothing here reads `worker::Env`: callers pass URLs, keys and timeouts in, so the pure parts
 //! are unit-tested on the host. The async parts only run inside workerd.
 
+pub mod budget;
+pub mod docs;
+pub mod github;
 pub mod http;
 pub mod model;
 
@@ -43,7 +50,7 @@ impl UpstreamError {
     pub fn status(status: u16, body: &str, retry_after_secs: Option<u64>) -> Self {
         UpstreamError::Status {
             status,
-            body: clip_chars(body, MAX_ERROR_BODY_CHARS).to_string(),
+            body: crate::domain::text::clip_chars(body, MAX_ERROR_BODY_CHARS).to_string(),
             retry_after_secs,
         }
     }
@@ -87,14 +94,6 @@ impl fmt::Display for UpstreamError {
 
 impl std::error::Error for UpstreamError {}
 
-/// The longest prefix of `s` with at most `max_chars` characters, cut on a char boundary.
-pub(crate) fn clip_chars(s: &str, max_chars: usize) -> &str {
-    match s.char_indices().nth(max_chars) {
-        Some((byte, _)) => &s[..byte],
-        None => s,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,12 +125,5 @@ mod tests {
         let err = UpstreamError::status(429, "", Some(7));
         assert_eq!(err.kind(), "http_status");
         assert_eq!(err.retry_after_secs(), Some(7));
-    }
-
-    #[test]
-    fn clip_chars_is_char_safe() {
-        assert_eq!(clip_chars("héllo", 2), "hé");
-        assert_eq!(clip_chars("hi", 10), "hi");
-        assert_eq!(clip_chars("", 0), "");
     }
 }

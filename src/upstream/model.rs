@@ -111,7 +111,7 @@ pub fn parse_completion(body: &str) -> Result<String, UpstreamError> {
             .unwrap_or("unspecified");
         return Err(UpstreamError::BadResponse(format!(
             "model error: {}",
-            super::clip_chars(message, 200)
+            crate::domain::text::clip_chars(message, 200)
         )));
     }
     let content = json

@@ -80,7 +80,7 @@ def d1_task(worker, uuid: str) -> dict:
 # -- seed + factory_init ----------------------------------------------------------------------
 
 
-def test_seed_script_creates_the_spec_sample(worker):
+def test_seed_script_creates_the_sample_order(worker):
     env = dict(os.environ, MISSION_CONTROL_TOKEN=worker.token or "")
     res = subprocess.run([sys.executable, str(SCRIPTS / "seed_orders_and_tasks.py"),
                           worker.base_url, "--json"], env=env, capture_output=True, text=True,

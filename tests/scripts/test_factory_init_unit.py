@@ -80,7 +80,7 @@ def test_injection_is_idempotent(fi):
 
 
 def test_existing_marker_in_another_comment_style_counts_as_present(fi):
-    # The spec's own v1 script wrote /* */ markers everywhere; they must not be duplicated.
+    # The TypeScript original's first script wrote /* */ markers everywhere; they must not be duplicated.
     text = "/* TASK_ID:ABC123 \u2013 see .mission_control/tasks.json */\n###X###\n"
     new, statuses = fi.inject_markers(text, [("ABC123", "X")], fi.HASH)
     assert statuses == ["present"] and new == text

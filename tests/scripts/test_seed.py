@@ -8,7 +8,7 @@ from fake_orchestrator import closed_port_url
 from script_helpers import write
 
 
-def test_creates_the_spec_sample_order(seed, fake, capsys, clean_env, monkeypatch):
+def test_creates_the_sample_order(seed, fake, capsys, clean_env, monkeypatch):
     fake.token = "tok"
     monkeypatch.setenv("MISSION_CONTROL_TOKEN", "tok")
     assert seed.main([fake.base_url + "/api"]) == 0

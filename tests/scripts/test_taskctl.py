@@ -329,9 +329,9 @@ def test_script_is_executable():
     assert TASKCTL.stat().st_mode & 0o111
 
 
-# -- the spec's own taskctl.sh still works on the tasks.json we write ---------------------
+# -- the TypeScript original's taskctl.sh still works on the tasks.json we write ----------
 
-SPEC_TASKCTL = r'''#!/bin/bash
+ORIGINAL_TASKCTL = r'''#!/bin/bash
 TASKS_FILE=".mission_control/tasks.json"
 
 case "$1" in
@@ -355,20 +355,20 @@ esac
 '''
 
 
-def test_spec_taskctl_reads_the_tasks_json_factory_init_writes(fi, online, tmp_path,
+def test_original_taskctl_reads_the_tasks_json_factory_init_writes(fi, online, tmp_path,
                                                               clean_env):
-    root = tmp_path / "spec"
+    root = tmp_path / "original"
     write(root / "src/a.ts", "".join(f"###P_{u}###\n" for u in IDS))
     assert fi.main([ORDER, online.base_url, "--root", str(root), "-q"]) == 0
-    spec = write(tmp_path / "spec_taskctl.sh", SPEC_TASKCTL)
+    original = write(tmp_path / "original_taskctl.sh", ORIGINAL_TASKCTL)
 
-    def spec_run(*args):
-        return subprocess.run(["bash", str(spec), *args], cwd=root, capture_output=True,
+    def original_run(*args):
+        return subprocess.run(["bash", str(original), *args], cwd=root, capture_output=True,
                               text=True, check=True).stdout
 
-    assert spec_run("get", "AAA111") == "Implement P_AAA111\n"
-    assert spec_run("status", "AAA111") == "pending\n"
-    spec_run("complete", "AAA111")
-    assert spec_run("list").splitlines()[0] == "AAA111\tsrc/a.ts\tcomplete"
-    # ...and ours keeps working on what the spec's script rewrote
+    assert original_run("get", "AAA111") == "Implement P_AAA111\n"
+    assert original_run("status", "AAA111") == "pending\n"
+    original_run("complete", "AAA111")
+    assert original_run("list").splitlines()[0] == "AAA111\tsrc/a.ts\tcomplete"
+    # ...and ours keeps working on what the original script rewrote
     assert run_taskctl(root, "status", "AAA111").stdout == "complete\n"

@@ -1,6 +1,6 @@
 """Stand-in for Cloudflare's documentation MCP server (docs.mcp.cloudflare.com).
 
-See /work/shared/reference/cloudflare-docs-mcp.md. Stateless MCP over streamable
+The contract it reproduces is docs/upstreams/docs-mcp.md. Stateless MCP over streamable
 HTTP: `POST /mcp` (alias `/sse`) with a JSON-RPC 2.0 body; `tools/call` of
 `search_cloudflare_documentation` ranks a small corpus owned by the test.
 

@@ -1,4 +1,4 @@
-"""Stand-in for core-github-api (see /work/shared/reference/core-github-api.md).
+"""Stand-in for core-github-api (the contract it reproduces: docs/upstreams/core-github-api.md).
 
 Keeps one small in-memory repository with real git-like identities (blob sha =
 sha1("blob <len>\\0" + bytes), tree and commit shas, parent links), and reproduces the
@@ -165,7 +165,7 @@ class GitHubStandIn(StandIn):
         "tree_truncated": False,
         # ... or keeps only the first N entries of the full tree and says truncated.
         "tree_limit": None,
-        # "passthrough": GitHub's status and JSON (the reference contract).
+        # "passthrough": GitHub's status and JSON (the documented contract).
         # "wrapped": core-github-api lets Octokit's thrown error reach its error
         # handler -> 500 {"error": message}. Use it to check the Worker copes either way.
         "error_style": "passthrough",

@@ -1,8 +1,17 @@
-//! Small text helpers shared by the help modules: whitespace collapsing and char-safe shortening.
+//! Cutting text to a length, on char boundaries: the one place that does it for logs, upstream
+//! errors, help answers and patch reviews; and whitespace collapsing.
 
 /// Every run of whitespace (newlines included) becomes one space; ends are trimmed.
 pub fn collapse_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The longest prefix of `s` with at most `max_chars` characters, cut on a char boundary.
+pub fn clip_chars(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((byte, _)) => &s[..byte],
+        None => s,
+    }
 }
 
 /// At most `max_chars` characters. A cut prefers the last word boundary in the final fifth of
@@ -16,8 +25,7 @@ pub fn shorten(s: &str, max_chars: usize) -> String {
     }
     // Room for the ellipsis.
     let keep = max_chars - 1;
-    let cut = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
-    let head = &s[..cut];
+    let head = clip_chars(s, keep);
     let floor = keep - keep / 5;
     let head = match head.rfind(char::is_whitespace) {
         Some(space) if head[..space].chars().count() >= floor => &head[..space],
@@ -29,6 +37,13 @@ pub fn shorten(s: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clip_chars_is_char_safe() {
+        assert_eq!(clip_chars("héllo", 2), "hé");
+        assert_eq!(clip_chars("hi", 10), "hi");
+        assert_eq!(clip_chars("", 0), "");
+    }
 
     #[test]
     fn collapse_joins_runs() {

@@ -1,21 +1,21 @@
-"""The spec's own clients, as written, against the real Worker.
+"""The TypeScript original's own clients, as written, against the real Worker.
 
-The spec (the original TypeScript/Hono prompt) ships clients that our Worker must keep
+The TypeScript/Hono orchestrator this Worker ports came with clients that our Worker must keep
 serving unchanged:
 
-* `seed_orders_and_tasks.py` (PART 5): POST /api/orders with the sample payload, reads
+* its `seed_orders_and_tasks.py`: POST /api/orders with the sample payload, reads
   `order_id`, then GET /api/tasks/{order_id} and prints the JSON.
-* `factory_init.py` v1 (PART 3): GET /api/tasks/{order_id}, dumps the answer to
+* its first `factory_init.py`: GET /api/tasks/{order_id}, dumps the answer to
   .mission_control/tasks.json, reads `tasks[].file_path`, `.uuid`, `.placeholder` and injects
   `/* TASK_ID:... */` above `###PLACEHOLDER###`.
-* `taskctl.sh` (PART 4): jq over that tasks.json: `.tasks[].uuid`, `.instruction`, `.status`,
+* its `taskctl.sh`: jq over that tasks.json: `.tasks[].uuid`, `.instruction`, `.status`,
   `.file_path`; `complete` rewrites `.status` locally.
-* the help curl of "TEST FLOW" step 5: POST /api/task/:uuid/help with
-  {agent_name, question, error}; the spec promises original instruction, agent name, question,
+* the help curl of its test walkthrough: POST /api/task/:uuid/help with
+  {agent_name, question, error}; the original promises original instruction, agent name, question,
   a docs snippet and a summary in the answer.
-* `factory_init.py` v2 (part 2, section 3): fire-and-forget POST /api/ops/log
+* its second `factory_init.py` (with error reporting): fire-and-forget POST /api/ops/log
   {source, order_id, operation, level, details:{url}}, GET /api/tasks/{order_id}, then one
-  POST /api/factory/errors {errors:[ErrorItem...]} whose JSON answer it prints (the spec's
+  POST /api/factory/errors {errors:[ErrorItem...]} whose JSON answer it prints (the original's
   RemediationResponse: {ok, remediation:[{task_uuid, ok, action, note}]}).
 
 None of them sends an Authorization header, so they run against a Worker of their own in
@@ -35,17 +35,15 @@ import uuid as uuidlib
 from pathlib import Path
 
 import pytest
+import requests  # what the original Python clients import; declared in requirements.txt
 
 from harness import WorkerProcess
-from orders import SPEC_SAMPLE
+from orders import SAMPLE_ORDER
 
-requests = pytest.importorskip(
-    "requests", reason="the spec's Python clients use requests; install it into .venv")
+# The sample order of seed_orders_and_tasks.py, shared with test_orders.py.
+SEED_PAYLOAD = SAMPLE_ORDER
 
-# The sample order of seed_orders_and_tasks.py (PART 5), shared with test_orders.py.
-SPEC_SEED_PAYLOAD = SPEC_SAMPLE
-
-# taskctl.sh (PART 4), one line per command, run with bash as `taskctl <cmd> <task_id>`.
+# The original taskctl.sh, one line per command, run with bash as `taskctl <cmd> <task_id>`.
 TASKCTL_PRELUDE = 'TASKS_FILE=".mission_control/tasks.json"\n'
 TASKCTL = {
     "get": """jq -r --arg ID "$2" '.tasks[] | select(.uuid==$ID) | .instruction' $TASKS_FILE""",
@@ -56,13 +54,13 @@ jq --arg ID "$2" '(.tasks[] | select(.uuid==$ID) | .status) = "complete"' $TASKS
 }
 
 
-# -- the Worker the spec's clients talk to ------------------------------------------------------
+# -- the Worker the original's clients talk to --------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def open_worker(upstream_vars):
     """Same upstreams as the session Worker in conftest.py, but AUTH_MODE=open and no token."""
-    proc = WorkerProcess({"AUTH_MODE": "open", **upstream_vars}, name="spec-clients")
+    proc = WorkerProcess({"AUTH_MODE": "open", **upstream_vars}, name="original-clients")
     proc.start()
     yield proc
     proc.stop()
@@ -73,19 +71,19 @@ def unique(prefix: str) -> str:
 
 
 def no_auth(resp) -> None:
-    """The request really went out as the spec's client sends it: no Authorization header."""
+    """The request really went out as the original's client sends it: no Authorization header."""
     assert "Authorization" not in resp.request.headers, resp.request.headers
 
 
-def spec_post_json(url: str, payload: dict):
-    """`requests.post(url, json=payload)`, as every spec Python client posts."""
+def client_post_json(url: str, payload: dict):
+    """`requests.post(url, json=payload)`, as every original Python client posts."""
     resp = requests.post(url, json=payload)
     no_auth(resp)
     assert resp.request.headers["Content-Type"] == "application/json"
     return resp
 
 
-def spec_get(url: str):
+def client_get(url: str):
     """`requests.get(url)`, as seed_orders_and_tasks.py and factory_init.py read."""
     resp = requests.get(url)
     no_auth(resp)
@@ -94,7 +92,7 @@ def spec_get(url: str):
 
 def seed_order(base_url: str, payload: dict) -> dict:
     """seed_orders_and_tasks.py: `requests.post(f"{API_BASE}/orders", json=payload)`."""
-    res = spec_post_json(f"{base_url}/api/orders", payload)
+    res = client_post_json(f"{base_url}/api/orders", payload)
     assert res.ok, (res.status_code, res.text)
     body = res.json()
     assert isinstance(body["order_id"], str) and body["order_id"]
@@ -104,7 +102,7 @@ def seed_order(base_url: str, payload: dict) -> dict:
 def pull_tasks(base_url: str, order_id: str, cwd: Path) -> dict:
     """factory_init.py (v1 and v2) main(): GET /api/tasks/{order_id}, `resp.json()`, and
     `json.dump(data, f, indent=2)` into .mission_control/tasks.json."""
-    resp = spec_get(f"{base_url}/api/tasks/{order_id}")
+    resp = client_get(f"{base_url}/api/tasks/{order_id}")
     data = resp.json()  # the client reads the body whatever the status
     assert resp.status_code == 200, resp.text
     (cwd / ".mission_control").mkdir(exist_ok=True)
@@ -124,34 +122,34 @@ def assert_task_fields(task: dict) -> None:
 
 
 def test_seed_script_creates_and_lists_the_sample_order(open_worker):
-    # Mirrors seed_orders_and_tasks.py (PART 5) whole: POST {API_BASE}/orders with the sample
+    # Mirrors seed_orders_and_tasks.py whole: POST {API_BASE}/orders with the sample
     # payload, print(res.status_code, res.json()), res.json()["order_id"], then
     # requests.get(f"{API_BASE}/tasks/{order_id}").json() and json.dumps(tasks, indent=2).
     api_base = f"{open_worker.base_url}/api"
-    res = spec_post_json(f"{api_base}/orders", SPEC_SEED_PAYLOAD)
+    res = client_post_json(f"{api_base}/orders", SEED_PAYLOAD)
     assert 200 <= res.status_code < 300, res.text
     created = res.json()
     order_id = created["order_id"]
     assert isinstance(order_id, str) and re.fullmatch(r"ORD-[A-Za-z0-9_-]+", order_id)
-    # Printed by the script, not read; the count is what the spec's route returns.
+    # Printed by the script, not read; the count is what the original's route returns.
     assert created["tasks_created"] == 2
 
-    tasks = spec_get(f"{api_base}/tasks/{order_id}").json()
+    tasks = client_get(f"{api_base}/tasks/{order_id}").json()
     json.dumps(tasks, indent=2)
     assert tasks["order_id"] == order_id
-    instructions = SPEC_SEED_PAYLOAD["files"][0]["instructions"]
+    instructions = SEED_PAYLOAD["files"][0]["instructions"]
     assert {t["placeholder"]: t["instruction"] for t in tasks["tasks"]} == instructions
     for task in tasks["tasks"]:
         assert_task_fields(task)
         assert task["file_path"] == "worker/agents/agent_gmail.ts"
-        assert task["status"] == "pending"  # the spec's D1 default
+        assert task["status"] == "pending"  # the original's D1 default
 
 
 # -- factory_init.py v1 -------------------------------------------------------------------------
 
 
 def test_factory_init_v1_pulls_tasks_and_injects_comments(open_worker, tmp_path):
-    # Mirrors factory_init.py v1 (PART 3): main() GETs {orchestrator_url}/api/tasks/{order_id},
+    # Mirrors the first factory_init.py: main() GETs {orchestrator_url}/api/tasks/{order_id},
     # saves the JSON, and for task in data["tasks"] calls inject_task_comment(task["file_path"],
     # task["uuid"], task["placeholder"]), which opens file_path relative to the factory checkout
     # and substitutes the regex ###{placeholder}###.
@@ -203,13 +201,13 @@ def taskctl(cwd: Path, command: str, task_id: str = "") -> subprocess.CompletedP
 
 
 def test_taskctl_reads_the_manifest_factory_init_saved(open_worker, tmp_path):
-    # Mirrors taskctl.sh (PART 4), all four commands, over the tasks.json that factory_init.py
+    # Mirrors the original taskctl.sh, all four commands, over the tasks.json that factory_init.py
     # wrote from the Worker's GET /api/tasks/{order_id} answer.
     if shutil.which("jq") is None:
         pytest.skip("jq is not installed; taskctl.sh is a jq script")
-    order_id = seed_order(open_worker.base_url, SPEC_SEED_PAYLOAD)["order_id"]
+    order_id = seed_order(open_worker.base_url, SEED_PAYLOAD)["order_id"]
     data = pull_tasks(open_worker.base_url, order_id, tmp_path)
-    instructions = SPEC_SEED_PAYLOAD["files"][0]["instructions"]
+    instructions = SEED_PAYLOAD["files"][0]["instructions"]
 
     listed = taskctl(tmp_path, "list")
     assert listed.returncode == 0, listed.stderr
@@ -230,26 +228,26 @@ def test_taskctl_reads_the_manifest_factory_init_saved(open_worker, tmp_path):
     assert taskctl(tmp_path, "status", second).stdout == "pending\n"
 
 
-def test_statuses_the_spec_clients_write_locally_are_worker_statuses(open_worker):
-    # Not a request any spec client makes: a consistency check that the statuses tasks.json
-    # holds in the spec's flow ("pending" from D1, "complete" from `taskctl complete`,
+def test_statuses_the_original_clients_write_locally_are_worker_statuses(open_worker):
+    # Not a request any original client makes: a consistency check that the statuses tasks.json
+    # holds in the original's flow ("pending" from D1, "complete" from `taskctl complete`,
     # "blocked" as the v2 remediation tells the factory) are ones POST /api/task/:uuid/status
     # accepts, so an agent can report the same value to the orchestrator.
-    order_id = seed_order(open_worker.base_url, SPEC_SEED_PAYLOAD)["order_id"]
-    uuid = spec_get(f"{open_worker.base_url}/api/tasks/{order_id}").json()["tasks"][0]["uuid"]
+    order_id = seed_order(open_worker.base_url, SEED_PAYLOAD)["order_id"]
+    uuid = client_get(f"{open_worker.base_url}/api/tasks/{order_id}").json()["tasks"][0]["uuid"]
     previous = "pending"
     for status in ("complete", "blocked", "pending"):
-        resp = spec_post_json(f"{open_worker.base_url}/api/task/{uuid}/status", {"status": status})
+        resp = client_post_json(f"{open_worker.base_url}/api/task/{uuid}/status", {"status": status})
         assert resp.status_code == 200, resp.text
         assert resp.json() == {"uuid": uuid, "status": status, "previous_status": previous}
         previous = status
 
 
-# -- TEST FLOW step 5: the help curl ------------------------------------------------------------
+# -- the test walkthrough's help curl -------------------------------------------------------------
 
 
-def spec_help_curl(base_url: str, uuid: str) -> tuple[int, str]:
-    """The spec's curl, verbatim but for the host and task id; `-sS -w` only adds the status
+def help_curl(base_url: str, uuid: str) -> tuple[int, str]:
+    """The original's curl, verbatim but for the host and task id; `-sS -w` only adds the status
     code to the output and changes nothing in the request."""
     res = subprocess.run(
         ["curl", "-sS", "-w", "\n%{http_code}", "-X", "POST", f"{base_url}/api/task/{uuid}/help",
@@ -263,17 +261,17 @@ def spec_help_curl(base_url: str, uuid: str) -> tuple[int, str]:
 
 
 def test_help_curl_example(open_worker, upstreams):
-    # Mirrors TEST FLOW step 5: `curl -X POST .../api/task/A1F2/help -H 'Content-Type:
+    # Mirrors the walkthrough's help step: `curl -X POST .../api/task/A1F2/help -H 'Content-Type:
     # application/json' -d '{"agent_name": ..., "question": ..., "error": ...}'`, and what the
-    # spec says the answer includes: original instruction, agent name + question, a Cloudflare
+    # original says the answer includes: original instruction, agent name + question, a Cloudflare
     # Docs snippet (ai_guidance) and a guidance summary.
     if shutil.which("curl") is None:
-        pytest.skip("curl is not installed; the spec's help example is a curl command")
-    order_id = seed_order(open_worker.base_url, SPEC_SEED_PAYLOAD)["order_id"]
-    tasks = spec_get(f"{open_worker.base_url}/api/tasks/{order_id}").json()["tasks"]
+        pytest.skip("curl is not installed; the original's help example is a curl command")
+    order_id = seed_order(open_worker.base_url, SEED_PAYLOAD)["order_id"]
+    tasks = client_get(f"{open_worker.base_url}/api/tasks/{order_id}").json()["tasks"]
     task = next(t for t in tasks if t["placeholder"] == "FINAL_MILE_PROMPT__AGENT_LOGIC")
 
-    status, text = spec_help_curl(open_worker.base_url, task["uuid"])
+    status, text = help_curl(open_worker.base_url, task["uuid"])
     assert status == 200, text
     body = json.loads(text)
     assert body["uuid"] == task["uuid"]
@@ -285,8 +283,8 @@ def test_help_curl_example(open_worker, upstreams):
     assert body["degraded"] is False and body["sources"], body  # grounded in the docs search
     assert isinstance(body["summary"], str) and "gmail-agent" in body["summary"]
 
-    # The example's own id, A1F2, names no task in a fresh D1: the spec answers 404 there.
-    status, text = spec_help_curl(open_worker.base_url, "A1F2")
+    # The example's own id, A1F2, names no task in a fresh D1: the original answers 404 there.
+    status, text = help_curl(open_worker.base_url, "A1F2")
     assert status == 404, text
     json.loads(text)
 
@@ -297,7 +295,7 @@ def test_help_curl_example(open_worker, upstreams):
 def v2_inject_and_collect_errors(data: dict, cwd: Path, order_id: str,
                                  factory_name: str) -> list[dict]:
     """factory_init.py v2: the `for task in data["tasks"]` loop over inject_task_comment(),
-    which appends the spec's exact ErrorItem shapes to ERRORS instead of stopping."""
+    which appends the original's exact ErrorItem shapes to ERRORS instead of stopping."""
     errors: list[dict] = []
     for task in data["tasks"]:
         file_path, uuid, placeholder = task["file_path"], task["uuid"], task["placeholder"]
@@ -325,7 +323,7 @@ def v2_inject_and_collect_errors(data: dict, cwd: Path, order_id: str,
 
 def assert_remediation_response(resp, errors: list[dict]) -> list[dict]:
     """factory_init.py v2: `rem = requests.post(...).json()`, `json.dumps(rem, indent=2)`, and
-    the spec's RemediationResponse: {ok, remediation: [{task_uuid, ok, action, note}]}."""
+    the original's RemediationResponse: {ok, remediation: [{task_uuid, ok, action, note}]}."""
     rem = resp.json()
     json.dumps(rem, indent=2)
     assert resp.status_code == 200, resp.text[:2000]
@@ -343,10 +341,10 @@ def assert_remediation_response(resp, errors: list[dict]) -> list[dict]:
 def test_factory_init_v2_fetch_tasks_log_is_accepted_and_stored(open_worker):
     # Mirrors factory_init.py v2 main(), its first request: the fire-and-forget
     # requests.post(f"{orchestrator_url}/api/ops/log", json={source, order_id, operation,
-    # level, details: {url}}). The client ignores the answer; the spec's contract is 200 {ok}.
-    order_id = seed_order(open_worker.base_url, SPEC_SEED_PAYLOAD)["order_id"]
+    # level, details: {url}}). The client ignores the answer; the original's contract is 200 {ok}.
+    order_id = seed_order(open_worker.base_url, SEED_PAYLOAD)["order_id"]
     tasks_url = f"{open_worker.base_url}/api/tasks/{order_id}"
-    resp = spec_post_json(f"{open_worker.base_url}/api/ops/log", {
+    resp = client_post_json(f"{open_worker.base_url}/api/ops/log", {
         "source": "factory-init",
         "order_id": order_id,
         "operation": "fetch_tasks",
@@ -366,7 +364,7 @@ def test_factory_init_v2_full_run_reports_its_error_batch(open_worker, github, u
     # Mirrors factory_init.py v2 main() end to end: ops/log, GET /api/tasks/{order_id},
     # inject_task_comment() per task appending FILE_NOT_FOUND / PLACEHOLDER_NOT_FOUND items to
     # ERRORS (its exact item shape), then requests.post(f"{orchestrator_url}/api/factory/errors",
-    # json={"errors": ERRORS}).json() and json.dumps(rem, indent=2); the spec's
+    # json={"errors": ERRORS}).json() and json.dumps(rem, indent=2); the original's
     # RemediationResponse is {ok, remediation: [{task_uuid, ok, action, note}]}.
     x = unique("v2")
     base = open_worker.base_url
@@ -394,7 +392,7 @@ def test_factory_init_v2_full_run_reports_its_error_batch(open_worker, github, u
         (tmp_path / rel).write_text(text)
 
     tasks_url = f"{base}/api/tasks/{order_id}"
-    log = spec_post_json(f"{base}/api/ops/log", {"source": "factory-init", "order_id": order_id,
+    log = client_post_json(f"{base}/api/ops/log", {"source": "factory-init", "order_id": order_id,
                                                 "operation": "fetch_tasks", "level": "info",
                                                 "details": {"url": tasks_url}})
     assert log.status_code == 200, log.text
@@ -408,16 +406,16 @@ def test_factory_init_v2_full_run_reports_its_error_batch(open_worker, github, u
         (ids["HANDLER_BODY"], "PLACEHOLDER_NOT_FOUND"),
     ]
 
-    resp = spec_post_json(f"{base}/api/factory/errors", {"errors": errors})
+    resp = client_post_json(f"{base}/api/factory/errors", {"errors": errors})
     remediation = assert_remediation_response(resp, errors)
     moved, gone, edited = remediation
-    # The spec's actions: update_file_path when the file was renamed upstream, patch_ready
+    # The original's actions: update_file_path when the file was renamed upstream, patch_ready
     # when a patched file can be sent, blocked (mark the task blocked locally) otherwise.
     assert (moved["action"], moved["ok"]) == ("update_file_path", True), moved
     assert (gone["action"], gone["ok"]) == ("blocked", False), gone
     assert (edited["action"], edited["ok"]) == ("patch_ready", True), edited
 
-    # What the Worker recorded from the batch, as the spec's route does.
+    # What the Worker recorded from the batch, as the original's route does.
     events = open_worker.query("SELECT task_uuid, factory, error_code FROM error_events "
                                "WHERE order_id = ? ORDER BY id", (order_id,))
     assert [(e["task_uuid"], e["factory"], e["error_code"]) for e in events] == [
@@ -443,5 +441,5 @@ def test_factory_init_v2_sends_all_its_errors_in_one_batch(open_worker, tmp_path
     errors = v2_inject_and_collect_errors(data, tmp_path, order_id, factory_name)
     assert len(errors) == 110 and {e["error_code"] for e in errors} == {"FILE_NOT_FOUND"}
 
-    resp = spec_post_json(f"{open_worker.base_url}/api/factory/errors", {"errors": errors})
+    resp = client_post_json(f"{open_worker.base_url}/api/factory/errors", {"errors": errors})
     assert_remediation_response(resp, errors)

@@ -1,7 +1,7 @@
 //! The wire format of the Cloudflare docs MCP server's `search_cloudflare_documentation` tool:
 //! the JSON-RPC request, and parsing either answer format into [`DocHit`]s.
 //!
-//! Contract: `shared/reference/cloudflare-docs-mcp.md`. The answer is plain JSON or an event
+//! Contract: `docs/upstreams/docs-mcp.md`. The answer is plain JSON or an event
 //! stream whose first JSON-RPC message is the response; the hits are in
 //! `result.structuredContent.results` on newer servers and only in `<result>` text blocks on
 //! older ones.
@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::upstream::UpstreamError;
 
-use super::text::shorten;
+use crate::domain::text::shorten;
 
 pub const TOOL_NAME: &str = "search_cloudflare_documentation";
 

@@ -1,9 +1,10 @@
-//! The client for core-github-api, the Worker that proxies GitHub for us
-//! (`../shared/reference/core-github-api.md`): the tree tool route, and the generic Octokit
-//! proxy for everything that needs a branch.
+//! The client for core-github-api, the Worker that proxies GitHub for us: the tree tool route,
+//! and the generic Octokit proxy for everything that needs a branch. The operations, fields and
+//! statuses relied on are in `docs/upstreams/core-github-api.md`.
 //!
-//! One [`GitHub`] serves one error batch. It keeps a record of every call (operation, target,
-//! outcome, status, duration; never the key) for the operation log, and one retry budget:
+//! One [`GitHub`] serves one error batch. It draws every attempt from the request's
+//! [`CallBudget`], keeps a record of every call (operation, target, outcome, status, duration;
+//! never the key) for the operation log, and one retry budget:
 //! a `429`, or a `403` that carries a rate-limit signal, is retried after its `retry-after`
 //! only while the batch's budget lasts, so a rate-limited GitHub blocks the items with that
 //! reason instead of holding the request open. Callers make writes one at a time (they await
@@ -11,6 +12,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -18,9 +20,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use worker::{Date, Delay, Method, Url};
 
+use super::budget::{BudgetSpent, CallBudget};
+use super::http::{build_request, fetch_text, TextResponse};
+use super::UpstreamError;
 use crate::domain::followup::GithubKind;
-use crate::upstream::http::{build_request, fetch_text, TextResponse};
-use crate::upstream::UpstreamError;
 
 /// How long one call may take unless `GITHUB_TIMEOUT_MS` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,9 +49,9 @@ pub struct GitHubConfig {
     pub repo: String,
     pub timeout: Duration,
     pub retry_budget: Duration,
-    /// Upstream calls (GitHub and model) one request may make: Workers cap subrequests per
-    /// request (50 on the free plan), and a call refused by that cap must defer an item, not
-    /// block it.
+    /// Upstream calls (GitHub and model) one request may make: the size of the request's
+    /// [`CallBudget`]. Workers cap subrequests per request (50 on the free plan), and a call
+    /// refused by that cap must defer an item, not block it.
     pub max_calls: u32,
 }
 
@@ -95,6 +98,12 @@ impl fmt::Display for GitHubError {
             GitHubError::Unexpected(what) => write!(f, "core-github-api answered oddly: {what}"),
             GitHubError::BudgetSpent => f.write_str("this request's budget of upstream calls is spent"),
         }
+    }
+}
+
+impl From<BudgetSpent> for GitHubError {
+    fn from(_: BudgetSpent) -> Self {
+        GitHubError::BudgetSpent
     }
 }
 
@@ -164,9 +173,9 @@ pub enum BranchState {
 pub struct GitHub<'a> {
     config: &'a GitHubConfig,
     budget_left_ms: Cell<u64>,
-    /// Upstream calls this request may still make (GitHub and the model alike).
-    calls_left: Cell<u32>,
-    calls: RefCell<Vec<CallRecord>>,
+    /// Upstream calls this request may still make, shared with the model.
+    calls: Rc<CallBudget>,
+    records: RefCell<Vec<CallRecord>>,
 }
 
 enum Call<'b> {
@@ -176,17 +185,15 @@ enum Call<'b> {
 }
 
 impl<'a> GitHub<'a> {
-    pub fn new(config: &'a GitHubConfig) -> Self {
+    /// Every attempt draws one call from `calls`, which the request's other upstream clients
+    /// share ([`GitHubConfig::max_calls`] is its usual size).
+    pub fn new(config: &'a GitHubConfig, calls: Rc<CallBudget>) -> Self {
         Self {
             config,
             budget_left_ms: Cell::new(config.retry_budget.as_millis() as u64),
-            calls_left: Cell::new(config.max_calls),
-            calls: RefCell::new(Vec::new()),
+            calls,
+            records: RefCell::new(Vec::new()),
         }
-    }
-
-    pub fn config(&self) -> &GitHubConfig {
-        self.config
     }
 
     /// `owner/name` of the templates repository.
@@ -194,25 +201,9 @@ impl<'a> GitHub<'a> {
         format!("{}/{}", self.config.owner, self.config.repo)
     }
 
-    /// Upstream calls this request may still make.
-    pub fn calls_left(&self) -> u32 {
-        self.calls_left.get()
-    }
-
-    /// Takes one call from the request's budget, or says it is spent.
-    pub fn spend_call(&self) -> Result<(), GitHubError> {
-        match self.calls_left.get() {
-            0 => Err(GitHubError::BudgetSpent),
-            n => {
-                self.calls_left.set(n - 1);
-                Ok(())
-            }
-        }
-    }
-
     /// The calls made so far, drained: the caller writes them to the operation log.
     pub fn take_calls(&self) -> Vec<CallRecord> {
-        std::mem::take(&mut *self.calls.borrow_mut())
+        std::mem::take(&mut *self.records.borrow_mut())
     }
 
     /// Every file of the default branch.
@@ -455,7 +446,7 @@ impl<'a> GitHub<'a> {
     ) -> Result<Value, GitHubError> {
         let mut attempt = 1;
         loop {
-            self.spend_call()?;
+            self.calls.spend()?;
             let started = Date::now().as_millis();
             let outcome = self.attempt(&call).await;
             let duration_ms = Date::now().as_millis().saturating_sub(started);
@@ -538,7 +529,7 @@ impl<'a> GitHub<'a> {
         status: Option<u16>,
         duration_ms: u64,
     ) {
-        self.calls.borrow_mut().push(CallRecord {
+        self.records.borrow_mut().push(CallRecord {
             operation,
             target: target.to_owned(),
             outcome,

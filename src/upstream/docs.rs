@@ -8,7 +8,9 @@ use futures::future::join_all;
 use crate::upstream::http::{fetch_text, json_post};
 use crate::upstream::UpstreamError;
 
-use super::mcp::{self, DocHit, DocsError};
+pub mod mcp;
+
+use mcp::{DocHit, DocsError};
 
 /// The production server; the `DOCS_MCP_URL` var overrides it (tests point it at a stand-in).
 pub const DEFAULT_DOCS_MCP_URL: &str = "https://docs.mcp.cloudflare.com/mcp";

@@ -13,7 +13,8 @@
 # factory checkout, so that code travels inside this file (the heredoc below) instead of being
 # looked up next to it: the shared block is a verbatim copy of the one in factory_init.py
 # (scripts/embed_shared.py refreshes it; a test fails while they differ), and the rest is
-# taskctl's own commands. Needs bash and python3 (3.8+, standard library only).
+# taskctl's own commands. Needs bash and python3 (standard library only), as factory_init.py
+# does.
 
 set -u
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and running the Worker needs; does nothing that is already done.
 #   wasm32 target, worker-build, the wasm-bindgen CLI matching Cargo.lock, npm devDependencies
-#   (wrangler + workerd, Node 22, esbuild, wasm-opt). With --test also the Python test venv.
+#   (wrangler + workerd, Node 22, esbuild, wasm-opt, playwright-core). With --test also the
+#   Python test venv and Debian's chromium for the dashboard's browser tests.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -32,7 +33,7 @@ fi
 
 # npm ci only when the lock changed since the last install.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing npm devDependencies (wrangler, workerd, node 22, esbuild, wasm-opt)"
+  log "installing npm devDependencies (wrangler, workerd, node 22, esbuild, wasm-opt, playwright-core)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
@@ -42,5 +43,14 @@ if [ "${1:-}" = "--test" ]; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -r tests/requirements.txt
     touch .venv/.installed
+  fi
+  # playwright-core drives this browser; it never downloads one of its own.
+  if [ ! -x /usr/bin/chromium ]; then
+    command -v apt-get >/dev/null || die "/usr/bin/chromium missing: install Debian's chromium package"
+    log "installing chromium (apt) for the dashboard's browser tests"
+    sudo_cmd=""
+    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium
   fi
 fi

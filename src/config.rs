@@ -34,7 +34,13 @@ pub struct Config {
     pub github: Option<GitHubConfig>,
     /// The secret GitHub signs webhook deliveries with (`GITHUB_WEBHOOK_SECRET`).
     pub webhook_secret: Option<Secret>,
+    /// The first delay before a queued item is tried again (`REMEDIATION_RETRY_BASE_SECONDS`);
+    /// it doubles per attempt.
+    pub remediation_retry_base_secs: u32,
 }
+
+/// Long enough for a GitHub outage or rate-limit window to pass between attempts.
+const DEFAULT_RETRY_BASE_SECS: u32 = 30;
 
 /// A secret value whose `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -96,6 +102,9 @@ impl Config {
             model,
             github,
             webhook_secret: read(env, "GITHUB_WEBHOOK_SECRET").map(Secret),
+            remediation_retry_base_secs: read(env, "REMEDIATION_RETRY_BASE_SECONDS")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(DEFAULT_RETRY_BASE_SECS),
         }
     }
 }

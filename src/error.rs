@@ -53,6 +53,8 @@ pub enum ApiError {
     InvalidSignature,
     /// 503: `GITHUB_WEBHOOK_SECRET` is not set, so no delivery can be verified.
     WebhookNotConfigured,
+    /// 503: the Worker has no `REMEDIATION_QUEUE` binding.
+    QueueNotConfigured,
     /// 413: the body is larger than the route accepts.
     PayloadTooLarge { limit: usize },
     /// 415: the body is not `application/json`.
@@ -84,7 +86,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => 415,
             ApiError::IdempotencyKeyReused | ApiError::Validation(_) => 422,
             ApiError::Internal(_) => 500,
-            ApiError::AuthNotConfigured | ApiError::WebhookNotConfigured => 503,
+            ApiError::AuthNotConfigured
+            | ApiError::WebhookNotConfigured
+            | ApiError::QueueNotConfigured => 503,
         }
     }
 
@@ -103,6 +107,7 @@ impl ApiError {
             ApiError::FollowupConflict { .. } => "followup_conflict",
             ApiError::InvalidSignature => "invalid_signature",
             ApiError::WebhookNotConfigured => "webhook_not_configured",
+            ApiError::QueueNotConfigured => "queue_not_configured",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::IdempotencyKeyReused => "idempotency_key_reused",
@@ -149,6 +154,9 @@ impl ApiError {
             ApiError::WebhookNotConfigured => "the GITHUB_WEBHOOK_SECRET secret is not set: run \
                  'wrangler secret put GITHUB_WEBHOOK_SECRET' with the secret given to GitHub when \
                  registering the webhook"
+                .into(),
+            ApiError::QueueNotConfigured => "this Worker has no REMEDIATION_QUEUE binding (see \
+                 wrangler.toml's [[queues.producers]])"
                 .into(),
             ApiError::PayloadTooLarge { limit } => {
                 format!("request body exceeds the limit of {limit} bytes")
@@ -265,6 +273,7 @@ mod tests {
             ApiError::FollowupConflict { id: 1, other: 2 },
             ApiError::InvalidSignature,
             ApiError::WebhookNotConfigured,
+            ApiError::QueueNotConfigured,
         ];
         for err in all {
             assert!((400..600).contains(&err.status()), "{err:?}");

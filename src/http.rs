@@ -1,5 +1,6 @@
 //! Reading request bodies within limits and writing JSON responses in the API's one shape.
 
+use crate::domain::idempotency::Prior;
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;
 use serde_json::Value;
@@ -70,6 +71,24 @@ pub fn raw_json(status: u16, body: String) -> worker::Result<Response> {
     headers.set("content-type", "application/json")?;
     headers.set("cache-control", "no-store")?;
     Ok(resp)
+}
+
+/// The stored answer of an earlier request with the same `Idempotency-Key`.
+pub fn replayed(status: u16, body: String) -> worker::Result<Response> {
+    let mut resp = raw_json(status, body)?;
+    resp.headers_mut().set("idempotent-replayed", "true")?;
+    Ok(resp)
+}
+
+/// The answer an idempotent route gives for a [`Prior`] other than `Fresh` (`None` for that:
+/// do the work). `retry_after_secs` is what a client waiting on a running request is told.
+pub fn prior_answer(prior: Prior, retry_after_secs: u32) -> ApiResult<Option<Response>> {
+    match prior {
+        Prior::Fresh => Ok(None),
+        Prior::Replay { status, body } => Ok(Some(replayed(status, body)?)),
+        Prior::InProgress => Err(ApiError::BatchInProgress { retry_after_secs }),
+        Prior::Reused => Err(ApiError::IdempotencyKeyReused),
+    }
 }
 
 pub fn error_response(err: &ApiError) -> worker::Result<Response> {

@@ -14,6 +14,7 @@
 //! - `GET /api/orders`, `GET /api/orders/:id`: the orders overview; `POST /api/orders/:id/next`
 //!   and `POST /api/task/:uuid/heartbeat`: leases.
 //! - `POST /api/github/webhook`: signed GitHub deliveries that close follow-ups.
+//! - `POST /mcp`: the task routes as MCP tools for coding agents (`mcp`).
 //!
 //! The `scheduled` handler (every minute) sweeps expired leases, reconciles follow-ups with
 //! GitHub and deletes expired rows.
@@ -29,17 +30,26 @@ pub mod error;
 pub mod handlers;
 pub mod help;
 pub mod http;
+pub mod mcp;
 pub mod remediation;
 pub mod router;
 pub mod scheduled;
 pub mod store;
 pub mod upstream;
 
-use worker::{event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use remediation::queue::QueuedItem;
+use worker::{
+    event, Context, Env, MessageBatch, Request, Response, ScheduleContext, ScheduledEvent,
+};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     handlers::dispatch(req, env).await
+}
+
+#[event(queue)]
+async fn queue(batch: MessageBatch<QueuedItem>, env: Env, _ctx: Context) -> worker::Result<()> {
+    remediation::queue::consume(batch, &env).await
 }
 
 #[event(scheduled)]

@@ -18,10 +18,13 @@ pub enum Route<'a> {
     AppendLog,
     ListLogs,
     ReportErrors,
+    ErrorBatchStatus { batch_id: &'a str },
+    RequeueErrorBatch { batch_id: &'a str },
     ListFollowups,
     GetFollowup { id: &'a str },
     PatchFollowup { id: &'a str },
     GithubWebhook,
+    Mcp,
 }
 
 impl Route<'_> {
@@ -61,6 +64,12 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
             ["api", "ops", "log"] => (POST, [Some(Route::AppendLog), None]),
             ["api", "ops", "logs"] => (GET, [Some(Route::ListLogs), None]),
             ["api", "factory", "errors"] => (POST, [Some(Route::ReportErrors), None]),
+            ["api", "factory", "errors", batch_id] => {
+                (GET, [Some(Route::ErrorBatchStatus { batch_id }), None])
+            }
+            ["api", "factory", "errors", batch_id, "requeue"] => {
+                (POST, [Some(Route::RequeueErrorBatch { batch_id }), None])
+            }
             ["api", "followups"] => (GET, [Some(Route::ListFollowups), None]),
             ["api", "followups", id] => (
                 GET_PATCH,
@@ -70,6 +79,8 @@ pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
                 ],
             ),
             ["api", "github", "webhook"] => (POST, [Some(Route::GithubWebhook), None]),
+            // JSON-RPC only: GET (an SSE stream) and DELETE (a session) answer 405.
+            ["mcp"] => (POST, [Some(Route::Mcp), None]),
             _ => return Err(ApiError::RouteNotFound),
         };
     let method = if method == "HEAD" { "GET" } else { method };
@@ -123,6 +134,10 @@ mod tests {
         );
         assert_eq!(resolve("GET", "/api/orders"), Ok(Route::ListOrders));
         assert_eq!(
+            resolve("GET", "/api/factory/errors/EB-1"),
+            Ok(Route::ErrorBatchStatus { batch_id: "EB-1" })
+        );
+        assert_eq!(
             resolve("GET", "/api/orders/ORD-1"),
             Ok(Route::GetOrder { order_id: "ORD-1" })
         );
@@ -138,6 +153,13 @@ mod tests {
             resolve("PATCH", "/api/followups/3"),
             Ok(Route::PatchFollowup { id: "3" })
         );
+        assert_eq!(resolve("POST", "/mcp"), Ok(Route::Mcp));
+        for method in ["GET", "DELETE"] {
+            assert_eq!(
+                resolve(method, "/mcp"),
+                Err(ApiError::MethodNotAllowed { allowed: POST })
+            );
+        }
         assert_eq!(
             resolve("HEAD", "/api/followups/3"),
             Ok(Route::GetFollowup { id: "3" })
@@ -176,5 +198,6 @@ mod tests {
         assert!(!Route::OpenApi.needs_auth());
         assert!(Route::CreateOrder.needs_auth());
         assert!(!Route::GithubWebhook.needs_auth());
+        assert!(Route::Mcp.needs_auth());
     }
 }

@@ -10,6 +10,7 @@
 use crate::config::Config;
 use crate::domain::followup::GithubKind;
 use crate::domain::github_event::status_when_closed;
+use crate::domain::oplog::LogLevel;
 use crate::error::ApiError;
 use crate::store::followups::{self, Transition};
 use crate::store::oplog::{self, LogEntry};
@@ -56,9 +57,9 @@ pub async fn run(env: &Env) {
     };
     let failed = report.keys().any(|k| k.ends_with("_error"));
     let entry = LogEntry::orchestrator("scheduled_run", report.into()).level(if failed {
-        "error"
+        LogLevel::Error
     } else {
-        "debug"
+        LogLevel::Debug
     });
     let logged = match oplog::insert_statement(&db, &entry) {
         Ok(statement) => statement.run().await.map(drop),
@@ -119,12 +120,7 @@ async fn reconcile(db: &D1Database, config: &Config) -> Result<serde_json::Value
             );
         }
         for call in github.take_calls() {
-            let level = if matches!(call.outcome, "ok" | "not_found") {
-                "info"
-            } else {
-                "warn"
-            };
-            let entry = LogEntry::orchestrator("github_call", json!(call)).level(level);
+            let entry = LogEntry::orchestrator("github_call", json!(call)).level(call.log_level());
             statements.push(
                 oplog::insert_statement(db, &entry).map_err(internal("binding github call log"))?,
             );

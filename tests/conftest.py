@@ -65,8 +65,8 @@ def start_worker():
     """Starts extra Workers with other vars (auth modes); stopped after the test."""
     started: list[WorkerProcess] = []
 
-    def start(vars: dict[str, str], name: str = "extra") -> WorkerProcess:
-        proc = WorkerProcess(vars, name=name).start()
+    def start(vars: dict[str, str], name: str = "extra", queue: bool = True) -> WorkerProcess:
+        proc = WorkerProcess(vars, name=name, queue=queue).start()
         started.append(proc)
         return proc
 

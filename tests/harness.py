@@ -53,9 +53,23 @@ class Reply:
         return None
 
 
+def _toml_tables(prefix: str, tables: list[dict[str, Any]]) -> list[str]:
+    """`[[prefix]]` arrays of tables with scalar values, as wrangler.toml writes them."""
+    lines: list[str] = []
+    for table in tables:
+        lines += ["", f"[[{prefix}]]"]
+        for key, value in table.items():
+            rendered = _toml_value(value) if isinstance(value, str) else json.dumps(value)
+            lines.append(f"{key} = {rendered}")
+    return lines
+
+
 class WorkerProcess:
-    def __init__(self, vars: dict[str, str], name: str = "worker") -> None:
+    def __init__(self, vars: dict[str, str], name: str = "worker", queue: bool = True) -> None:
+        """`queue=False` runs the Worker without its remediation queue (the fallback where
+        items past a request's budget are answered deferred)."""
         self.vars = dict(vars)
+        self.queue = queue
         self.dir = Path(tempfile.mkdtemp(prefix=f"mc-{name}-"))
         self.state = self.dir / "state"
         self.port = free_port()
@@ -80,8 +94,15 @@ class WorkerProcess:
             f"database_id = {_toml_value(d1['database_id'])}",
             f"migrations_dir = {_toml_value(str(ROOT / 'migrations'))}",
             "",
-            "[vars]",
+            "[assets]",  # the dashboard, as wrangler.toml serves it
+            f"directory = {_toml_value(str(ROOT / real['assets']['directory']))}",
+            f"run_worker_first = {json.dumps(real['assets']['run_worker_first'])}",
         ]
+        if self.queue:
+            queues = real.get("queues", {})
+            lines += _toml_tables("queues.producers", queues.get("producers", []))
+            lines += _toml_tables("queues.consumers", queues.get("consumers", []))
+        lines += ["", "[vars]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.vars.items()]
         path = self.dir / "wrangler.toml"
         path.write_text("\n".join(lines) + "\n")

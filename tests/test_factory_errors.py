@@ -277,9 +277,12 @@ def test_without_a_key_nothing_is_deduplicated(worker):
 # ----- limits and validation ------------------------------------------------------------------
 
 
-def test_batch_of_2000_is_recorded_whole_and_2001_refused(worker):
+def test_batch_of_2000_is_recorded_whole_and_2001_refused(worker, start_worker):
     """The original factory script sends all its errors in one request; an order holds up to 2000 tasks.
-    Items are recorded in chunks (json_each), so the padding makes this span several."""
+    Items are recorded in chunks (json_each), so the padding makes this span several. A Worker
+    without its remediation queue answers the items past the request's limit deferred (with
+    the queue they are queued: test_remediation_queue.py)."""
+    worker = start_worker(dict(worker.vars), name="no-queue", queue=False)
     order_id = unique("ORD-many")
 
     def many(n: int) -> list[dict]:

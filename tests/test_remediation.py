@@ -553,8 +553,10 @@ def test_keys_never_leak(worker, github, model, upstreams):
 def test_a_spent_call_budget_defers_items_and_a_repeat_report_continues(worker, github, start_worker,
                                                                        upstreams):
     """Workers cap subrequests per request: items past REMEDIATION_MAX_CALLS are recorded and
-    answered deferred (not blocked), the key is released, and reporting again makes progress."""
-    small = start_worker({**worker.vars, "REMEDIATION_MAX_CALLS": "6"}, name="small-budget")
+    answered deferred (not blocked), the key is released, and reporting again makes progress.
+    This is the fallback of a Worker without its remediation queue (see test_remediation_queue)."""
+    small = start_worker({**worker.vars, "REMEDIATION_MAX_CALLS": "6"}, name="small-budget",
+                         queue=False)
     x = u()
     paths = [f"nowhere/{x}/gone_{i}.ts" for i in range(3)]
     order = make_order(small, {p: ["LOST"] for p in paths})

@@ -7,6 +7,7 @@
 
 use crate::config::Config;
 use crate::domain::ids::is_plausible_id;
+use crate::domain::oplog::LogLevel;
 use crate::domain::text::shorten;
 use crate::domain::validate::{body_object, Checker};
 use crate::error::{ApiError, ApiResult};
@@ -89,9 +90,9 @@ pub async fn help(req: &mut Request, env: &Env, uuid: &str) -> ApiResult<worker:
         source: "agent",
         operation: "help_request",
         level: if composed.degraded || !composed.problems.is_empty() {
-            "warn"
+            LogLevel::Warn
         } else {
-            "info"
+            LogLevel::Info
         },
         order_id: Some(&task.order_id),
         task_uuid: Some(&task.uuid),

@@ -15,6 +15,7 @@ use crate::auth::authorize;
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
+use crate::mcp;
 use crate::router::{self, Route};
 use worker::{Env, Request, Response};
 
@@ -30,11 +31,22 @@ pub async fn dispatch(mut req: Request, env: Env) -> worker::Result<Response> {
 }
 
 async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
+    if route == Route::Mcp {
+        if let Some(refusal) = mcp::refuse_foreign_origin(req) {
+            return refusal.map_err(response_failed);
+        }
+    }
     if route.needs_auth() {
         let config = Config::from_env(env);
         let header = req.headers().get("authorization").ok().flatten();
         authorize(&config.auth, header.as_deref())?;
     }
+    serve(route, req, env).await
+}
+
+/// Runs a resolved route for a caller already let in: HTTP after `run`'s checks, or the MCP
+/// endpoint running a tool as the equivalent API request (one code path for both).
+pub async fn serve(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
     // Routes written since `From<worker::Error> for ApiError` answer `ApiResult<Response>`.
     let response = match route {
         Route::ListOrders => return overview::list(req, env).await,
@@ -44,6 +56,12 @@ async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Respon
         Route::GetFollowup { id } => return followups::get(env, id).await,
         Route::PatchFollowup { id } => return followups::patch(req, env, id).await,
         Route::GithubWebhook => return webhook::receive(req, env).await,
+        Route::ErrorBatchStatus { batch_id } => {
+            return factory_errors::status(req, env, batch_id).await
+        }
+        Route::RequeueErrorBatch { batch_id } => {
+            return factory_errors::requeue(env, batch_id).await
+        }
         Route::Health => meta::health(),
         Route::OpenApi => meta::openapi(),
         Route::CreateOrder => orders::create(req, env).await?,
@@ -55,9 +73,12 @@ async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Respon
         Route::ListLogs => ops::list(req, env).await?,
         Route::ReportErrors => factory_errors::report(req, env).await?,
         Route::ListFollowups => ops::followups(req, env).await?,
+        Route::Mcp => mcp::handle(req, env).await?,
     };
-    response.map_err(|err| {
-        worker::console_error!("building response: {err}");
-        ApiError::Internal("building response")
-    })
+    response.map_err(response_failed)
+}
+
+fn response_failed(err: worker::Error) -> ApiError {
+    worker::console_error!("building response: {err}");
+    ApiError::Internal("building response")
 }

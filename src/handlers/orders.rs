@@ -5,7 +5,7 @@ use crate::domain::ids::{new_order_id, new_task_ids};
 use crate::domain::order::parse_new_order;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{self, read_json, MAX_BODY_BYTES};
-use crate::store::idempotency::{self, StoredAnswer};
+use crate::store::idempotency;
 use crate::store::orders::{
     assign_ids, insert, IdempotencyRecord, InsertOutcome, IDEMPOTENCY_SCOPE, MAX_ID_ATTEMPTS,
 };
@@ -13,6 +13,9 @@ use crate::store::{database, internal};
 use worker::{console_error, D1Database, Env, Request, Response};
 
 const CREATED: u16 = 201;
+/// Orders are answered in the batch that writes them, so no claim is ever left running; a
+/// client told to wait would only meet one from a request that died mid-batch.
+const RETRY_AFTER_SECS: u32 = 1;
 
 pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Response>> {
     let key = parse_key(req.headers().get(HEADER).ok().flatten().as_deref())?;
@@ -28,8 +31,9 @@ pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
             .as_bytes(),
     );
     if let Some(key) = &key {
-        if let Some(stored) = idempotency::find(&db, IDEMPOTENCY_SCOPE, key).await? {
-            return replay(stored, &request_hash);
+        let prior = idempotency::begin(&db, IDEMPOTENCY_SCOPE, key, &request_hash).await?;
+        if let Some(answer) = http::prior_answer(prior, RETRY_AFTER_SECS)? {
+            return Ok(Ok(answer));
         }
     }
 
@@ -56,21 +60,6 @@ pub async fn create(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
     Err(ApiError::Internal("drawing free ids"))
 }
 
-pub(super) fn replay(
-    stored: StoredAnswer,
-    request_hash: &str,
-) -> ApiResult<worker::Result<Response>> {
-    if stored.request_hash != request_hash {
-        return Err(ApiError::IdempotencyKeyReused);
-    }
-    Ok(
-        http::raw_json(stored.status, stored.body).and_then(|mut resp| {
-            resp.headers_mut().set("idempotent-replayed", "true")?;
-            Ok(resp)
-        }),
-    )
-}
-
 /// A concurrent request with our key committed first: answer with what it answered.
 async fn replay_winner(
     db: &D1Database,
@@ -78,8 +67,9 @@ async fn replay_winner(
     request_hash: &str,
 ) -> ApiResult<worker::Result<Response>> {
     let key = key.ok_or(ApiError::Internal("idempotency conflict without a key"))?;
-    match idempotency::find(db, IDEMPOTENCY_SCOPE, key).await? {
-        Some(stored) => replay(stored, request_hash),
+    let prior = idempotency::begin(db, IDEMPOTENCY_SCOPE, key, request_hash).await?;
+    match http::prior_answer(prior, RETRY_AFTER_SECS)? {
+        Some(answer) => Ok(Ok(answer)),
         None => Err(ApiError::Internal(
             "idempotency key vanished after conflict",
         )),

@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::domain::followup::FollowupStatus;
 use crate::domain::github_event::{interpret, signature_matches, Delivery};
+use crate::domain::oplog::LogLevel;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, check_content_type};
 use crate::store::followups::{self, Transition};
@@ -15,7 +16,7 @@ use worker::{Env, Request, Response};
 
 /// GitHub caps payloads at 25 MB, but the events we act on are far smaller; a few MiB covers
 /// a pull request with a long description.
-const MAX_WEBHOOK_BODY: usize = 4 << 20;
+const MAX_WEBHOOK_BODY: usize = 2 << 20;
 
 pub async fn receive(req: &mut Request, env: &Env) -> ApiResult<Response> {
     let config = Config::from_env(env);
@@ -109,9 +110,9 @@ pub async fn receive(req: &mut Request, env: &Env) -> ApiResult<Response> {
         "repository": payload.pointer("/repository/full_name"),
     });
     let level = if outcome == "applied" {
-        "info"
+        LogLevel::Info
     } else {
-        "debug"
+        LogLevel::Debug
     };
     let entry = LogEntry::orchestrator("github_webhook", details)
         .level(level)

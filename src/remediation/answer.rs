@@ -29,6 +29,8 @@ pub enum Action {
     None,
     /// Recorded but not remediated in this request; report it again.
     Deferred,
+    /// Recorded and handed to the remediation queue; its answer will be at `status_url`.
+    Queued { status_url: String },
 }
 
 impl Action {
@@ -38,6 +40,7 @@ impl Action {
             Action::PatchReady { .. } => "patch_ready",
             Action::Blocked { .. } => "blocked",
             Action::None | Action::Deferred => "none",
+            Action::Queued { .. } => "queued",
         }
     }
 
@@ -124,6 +127,7 @@ impl Serialize for Answer {
                 }
                 map.serialize_entry("reason", reason)?;
             }
+            Action::Queued { status_url } => map.serialize_entry("status_url", status_url)?,
             Action::None | Action::Deferred => {}
         }
         if let Some(id) = self.followup_id {

@@ -15,6 +15,7 @@ use super::verify::placeholder_marker;
 use super::{patch, PlaceholderOutcome, ProposedPr, Remediator, RenameOutcome};
 use crate::domain::error_report::{ErrorCode, ErrorItem};
 use crate::domain::followup::{parse_github_url, FollowupStatus, FollowupType, GithubKind};
+use crate::domain::oplog::LogLevel;
 use crate::error::ApiError;
 use crate::store::followups::{GithubLink, NewFollowup};
 use crate::store::github_claims::{self, Claim};
@@ -66,9 +67,10 @@ pub async fn remediate_all(
                 continue;
             }
         }
-        let answer = match remediate(db, remediator, index, item).await {
+        let answer = match remediate_one(db, remediator, index, item, Attempt::Final).await {
             Ok(answer) => answer,
-            Err(err) => {
+            Err(ItemError::Retry(why)) => deferred(index, item, &why),
+            Err(ItemError::Api(err)) => {
                 console_error!("remediating item {index}: {err:?}");
                 Answer::new(index, item.task_uuid.clone(), item.error_code.as_str()).note(
                     "the orchestrator failed while recording this item; report it again later",
@@ -80,12 +82,38 @@ pub async fn remediate_all(
     answers
 }
 
-async fn remediate(
+/// Whether a transient GitHub failure ends the item (blocked, as a request must answer now) or
+/// sends it back to the queue for a later attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    Final,
+    Retryable,
+}
+
+#[derive(Debug)]
+pub enum ItemError {
+    /// Recording failed: the item is not decided.
+    Api(ApiError),
+    /// GitHub failed in a way worth retrying (only for [`Attempt::Retryable`]); nothing was
+    /// recorded but the calls' log rows.
+    Retry(String),
+}
+
+impl From<ApiError> for ItemError {
+    fn from(err: ApiError) -> Self {
+        ItemError::Api(err)
+    }
+}
+
+/// Remediates one item: the request path for the items that fit its budget, and the queue
+/// consumer for the others (each message with a budget of its own).
+pub async fn remediate_one(
     db: &D1Database,
     remediator: Option<&Remediator<'_>>,
     index: usize,
     item: &ErrorItem,
-) -> Result<Answer, ApiError> {
+    attempt: Attempt,
+) -> Result<Answer, ItemError> {
     let Some(task) = resolve_task(db, item).await? else {
         let which = item.task_uuid.as_deref().map_or_else(
             || {
@@ -114,48 +142,45 @@ async fn remediate(
         index,
     };
     let Some(rem) = remediator else {
-        return match item.error_code {
-            ErrorCode::FileNotFound | ErrorCode::PlaceholderNotFound => {
-                record
+        let answer =
+            match item.error_code {
+                ErrorCode::FileNotFound | ErrorCode::PlaceholderNotFound => record
                     .blocked(
                         "GitHub remediation is not configured (CORE_GITHUB_API, GITHUB_API_KEY, \
                          GITHUB_OWNER, GITHUB_REPO)"
                             .into(),
                         false,
                     )
-                    .await
-            }
-            _ => record.warning().await,
-        };
+                    .await,
+                _ => record.warning().await,
+            };
+        return Ok(answer?);
     };
     match item.error_code {
-        ErrorCode::InjectFailed | ErrorCode::Unknown => record.warning().await,
+        ErrorCode::InjectFailed | ErrorCode::Unknown => Ok(record.warning().await?),
         ErrorCode::FileNotFound => match rem.find_renamed_file(&task).await {
             Ok(RenameOutcome::Found {
                 path,
                 score,
                 runner_up_score,
-            }) => record.moved(path, score, runner_up_score).await,
-            Ok(other) => record.blocked(rename_reason(&task, &other), true).await,
-            Err(GitHubError::BudgetSpent) => record.deferred().await,
-            Err(err) => record.blocked(github_reason(&err), false).await,
+            }) => Ok(record.moved(path, score, runner_up_score).await?),
+            Ok(other) => Ok(record.blocked(rename_reason(&task, &other), true).await?),
+            Err(err) => record.github_failed(err, attempt).await,
         },
         ErrorCode::PlaceholderNotFound => {
             let siblings = tasks::sibling_placeholders(db, &task).await?;
             match rem.fix_missing_placeholder(&task, &siblings).await {
                 Ok(PlaceholderOutcome::TemplateHasIt { content }) => {
-                    record.restore_from_template(content).await
+                    Ok(record.restore_from_template(content).await?)
                 }
                 Ok(PlaceholderOutcome::Patch {
                     patched,
                     template_sha,
-                }) => record.propose(patched, &template_sha).await,
-                Ok(other) => {
-                    record
-                        .blocked(placeholder_reason(&task, &other), true)
-                        .await
-                }
-                Err(err) => record.blocked(github_reason(&err), false).await,
+                }) => record.propose(patched, &template_sha, attempt).await,
+                Ok(other) => Ok(record
+                    .blocked(placeholder_reason(&task, &other), true)
+                    .await?),
+                Err(err) => record.github_failed(err, attempt).await,
             }
         }
     }
@@ -251,13 +276,6 @@ struct Recorder<'r, 'a> {
     index: usize,
 }
 
-/// One log row of this item, before its order and task are filled in.
-struct Log {
-    operation: &'static str,
-    level: &'static str,
-    details: Value,
-}
-
 impl Recorder<'_, '_> {
     fn answer(&self, action: Action) -> Answer {
         Answer::new(
@@ -281,32 +299,26 @@ impl Recorder<'_, '_> {
         }
     }
 
+    /// A log row of this item (its order and task).
+    fn log(&self, operation: &'static str, level: LogLevel, details: Value) -> LogEntry<'_> {
+        LogEntry::orchestrator(operation, details)
+            .order(&self.task.order_id)
+            .task(&self.task.uuid)
+            .level(level)
+    }
+
     /// Writes the item's record: the outcome's own log rows plus one per GitHub call made.
     async fn write(
         &self,
         task: TaskWrite<'_>,
         claim: Option<ClaimWrite<'_>>,
         followup: Option<NewFollowup<'_>>,
-        logs: &[Log],
+        logs: impl IntoIterator<Item = LogEntry<'_>>,
     ) -> Result<Option<i64>, ApiError> {
-        let entry = |operation, level, details| {
-            LogEntry::orchestrator(operation, details)
-                .order(&self.task.order_id)
-                .task(&self.task.uuid)
-                .level(level)
-        };
-        let mut entries: Vec<LogEntry> = logs
-            .iter()
-            .map(|log| entry(log.operation, log.level, log.details.clone()))
-            .collect();
+        let mut entries: Vec<LogEntry> = logs.into_iter().collect();
         if let Some(rem) = self.remediator {
             for call in rem.github().take_calls() {
-                let level = if matches!(call.outcome, "ok" | "not_found") {
-                    "info"
-                } else {
-                    "warn"
-                };
-                entries.push(entry("github_call", level, json!(call)));
+                entries.push(self.log("github_call", call.log_level(), json!(call)));
             }
         }
         record(
@@ -326,12 +338,12 @@ impl Recorder<'_, '_> {
     /// deferral are recorded.
     async fn deferred(&self) -> Result<Answer, ApiError> {
         let why = "this request's budget of upstream calls (REMEDIATION_MAX_CALLS) ran out";
-        let logs = [Log {
-            operation: "remediation_deferred",
-            level: "warn",
-            details: json!({ "reason": why }),
-        }];
-        self.write(TaskWrite::Keep, None, None, &logs).await?;
+        let logs = [self.log(
+            "remediation_deferred",
+            LogLevel::Warn,
+            json!({ "reason": why }),
+        )];
+        self.write(TaskWrite::Keep, None, None, logs).await?;
         let mut answer = deferred(self.index, self.item, why);
         answer.task_uuid = Some(self.task.uuid.clone());
         Ok(answer)
@@ -357,16 +369,12 @@ impl Recorder<'_, '_> {
             data: details.to_string(),
             ..self.followup(FollowupType::AutoFixApplied, 2, FollowupStatus::Fixed)
         };
-        let logs = [Log {
-            operation: "task_file_path_updated",
-            level: "info",
-            details,
-        }];
+        let logs = [self.log("task_file_path_updated", LogLevel::Info, details)];
         let task = TaskWrite::Move {
             from: previous,
             to: &path,
         };
-        let id = self.write(task, None, Some(followup), &logs).await?;
+        let id = self.write(task, None, Some(followup), logs).await?;
         Ok(self
             .answer(Action::UpdateFilePath {
                 new_file_path: path.clone(),
@@ -379,12 +387,12 @@ impl Recorder<'_, '_> {
     /// `patch_ready` from the template itself: nothing to change upstream.
     async fn restore_from_template(&self, content: String) -> Result<Answer, ApiError> {
         let marker = placeholder_marker(&self.task.placeholder);
-        let logs = [Log {
-            operation: "placeholder_restore_offered",
-            level: "info",
-            details: json!({ "file_path": self.task.file_path, "source": "template" }),
-        }];
-        self.write(TaskWrite::Unblock, None, None, &logs).await?;
+        let logs = [self.log(
+            "placeholder_restore_offered",
+            LogLevel::Info,
+            json!({ "file_path": self.task.file_path, "source": "template" }),
+        )];
+        self.write(TaskWrite::Unblock, None, None, logs).await?;
         Ok(self
             .answer(Action::PatchReady {
                 patched_content: content,
@@ -398,22 +406,30 @@ impl Recorder<'_, '_> {
 
     /// A verified patch: the holder of the task's pull-request claim opens (or finds) the pull
     /// request; a concurrent report reuses it.
-    async fn propose(&self, patched: String, template_sha: &str) -> Result<Answer, ApiError> {
+    async fn propose(
+        &self,
+        patched: String,
+        template_sha: &str,
+        attempt: Attempt,
+    ) -> Result<Answer, ItemError> {
         let Some(rem) = self.remediator else {
-            return Err(ApiError::Internal("a patch without a remediator"));
+            return Err(ApiError::Internal("a patch without a remediator").into());
         };
         let token = nanoid::nanoid!(16);
         let link = match self.claim(GithubKind::Pull, &token).await? {
             ClaimResult::Won => match rem.propose(self.task, &patched, template_sha).await {
-                Ok(proposed) => return self.pull_request(patched, proposed, &token).await,
+                Ok(proposed) => return Ok(self.pull_request(patched, proposed, &token).await?),
                 Err(err) => {
                     let release = ClaimWrite::Release {
                         kind: GithubKind::Pull,
                         token: &token,
                     };
-                    return self
+                    if attempt == Attempt::Retryable && err.is_transient() {
+                        return Err(self.retry_later(&err, Some(release)).await?);
+                    }
+                    return Ok(self
                         .blocked_with(github_reason(&err), false, Some(release))
-                        .await;
+                        .await?);
                 }
             },
             ClaimResult::Created(link) => Some(link),
@@ -430,20 +446,17 @@ impl Recorder<'_, '_> {
                      its pull request"
                 .to_owned(),
         };
-        let logs = [Log {
-            operation: "placeholder_patch_proposed",
-            level: "info",
-            details: json!({ "pr_url": link.as_ref().map(|l| &l.url), "branch": branch,
-                             "reused": true }),
-        }];
+        let logs = [self.log(
+            "placeholder_patch_proposed",
+            LogLevel::Info,
+            json!({ "pr_url": link.as_ref().map(|l| &l.url), "branch": branch, "reused": true }),
+        )];
         let followup = link.as_ref().map(|link| NewFollowup {
             note: &note,
             github: Some(link),
             ..self.followup(FollowupType::AutoFixApplied, 2, FollowupStatus::Open)
         });
-        let id = self
-            .write(TaskWrite::Unblock, None, followup, &logs)
-            .await?;
+        let id = self.write(TaskWrite::Unblock, None, followup, logs).await?;
         Ok(self
             .answer(Action::PatchReady {
                 patched_content: patched,
@@ -452,6 +465,36 @@ impl Recorder<'_, '_> {
             })
             .note(note)
             .followup(id))
+    }
+
+    /// GitHub failed while working the item: a transient failure on a retryable attempt goes
+    /// back to the queue (only the calls are logged); otherwise the item is blocked, or deferred
+    /// when it was this request's call budget that ran out.
+    async fn github_failed(&self, err: GitHubError, attempt: Attempt) -> Result<Answer, ItemError> {
+        if attempt == Attempt::Retryable && err.is_transient() {
+            return Err(self.retry_later(&err, None).await?);
+        }
+        Ok(match err {
+            GitHubError::BudgetSpent => self.deferred().await?,
+            err => self.blocked(github_reason(&err), false).await?,
+        })
+    }
+
+    /// Logs the failed attempt (and its GitHub calls), gives back a claim it held, and says
+    /// why for the queue's retry.
+    async fn retry_later(
+        &self,
+        err: &GitHubError,
+        claim: Option<ClaimWrite<'_>>,
+    ) -> Result<ItemError, ApiError> {
+        let why = github_reason(err);
+        let logs = [self.log(
+            "remediation_retry",
+            LogLevel::Warn,
+            json!({ "reason": why }),
+        )];
+        self.write(TaskWrite::Keep, claim, None, logs).await?;
+        Ok(ItemError::Retry(why))
     }
 
     /// `patch_ready` with the pull request this request opened or found.
@@ -480,13 +523,9 @@ impl Recorder<'_, '_> {
             number: pr.number,
             url: &pr.html_url,
         };
-        let logs = [Log {
-            operation: "placeholder_patch_proposed",
-            level: "info",
-            details,
-        }];
+        let logs = [self.log("placeholder_patch_proposed", LogLevel::Info, details)];
         let id = self
-            .write(TaskWrite::Unblock, Some(claim), Some(followup), &logs)
+            .write(TaskWrite::Unblock, Some(claim), Some(followup), logs)
             .await?;
         Ok(self
             .answer(Action::PatchReady {
@@ -560,13 +599,9 @@ impl Recorder<'_, '_> {
             data: details.to_string(),
             ..self.followup(FollowupType::Blocked, 1, FollowupStatus::Open)
         };
-        let logs = [Log {
-            operation: "task_blocked",
-            level: "warn",
-            details,
-        }];
+        let logs = [self.log("task_blocked", LogLevel::Warn, details)];
         let id = self
-            .write(TaskWrite::Block, claim, Some(followup), &logs)
+            .write(TaskWrite::Block, claim, Some(followup), logs)
             .await?;
         Ok(self
             .answer(Action::Blocked {
@@ -584,18 +619,18 @@ impl Recorder<'_, '_> {
             self.item.error_code.as_str(),
             crate::domain::text::clip_chars(&self.item.message, 500)
         );
-        let logs = [Log {
-            operation: "followup_warning",
-            level: "warn",
-            details: json!({ "error_code": self.item.error_code.as_str() }),
-        }];
+        let logs = [self.log(
+            "followup_warning",
+            LogLevel::Warn,
+            json!({ "error_code": self.item.error_code.as_str() }),
+        )];
         let followup = NewFollowup {
             note: &note,
             data: item_json(self.item).to_string(),
             ..self.followup(FollowupType::Warning, 3, FollowupStatus::Open)
         };
         let id = self
-            .write(TaskWrite::Keep, None, Some(followup), &logs)
+            .write(TaskWrite::Keep, None, Some(followup), logs)
             .await?;
         Ok(self
             .answer(Action::None)

@@ -27,6 +27,7 @@ pub mod answer;
 pub mod batch;
 pub mod fuzzy;
 pub mod patch;
+pub mod queue;
 pub mod verify;
 
 use std::cell::RefCell;

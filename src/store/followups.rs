@@ -249,6 +249,17 @@ fn changing(alias: &str) -> String {
 const LIFTS_BLOCK: &str = "((?2 = 'fixed' AND f.type IN ('blocked', 'auto-fix-applied')) \
      OR (?2 = 'wontfix' AND f.type = 'blocked'))";
 
+/// The other active `blocked` follow-up `b` of a task whose block follow-up ?1's change lifts
+/// (run while the task is still blocked).
+const BLOCK_LIFTED_WITH: &str =
+    "b.type = 'blocked' AND b.status IN ('open', 'triaging', 'needs_human') \
+     AND b.id <> ?1 AND b.task_uuid IN (SELECT f.task_uuid FROM followups f \
+       JOIN tasks t ON t.uuid = f.task_uuid \
+       WHERE f.id = ?1 AND f.status IS NOT ?2 AND t.status = 'blocked' \
+         AND t.blocked_by = 'remediation' \
+         AND ((?2 = 'fixed' AND f.type IN ('blocked', 'auto-fix-applied')) \
+              OR (?2 = 'wontfix' AND f.type = 'blocked')))";
+
 /// The statements of one follow-up's status change (?1 id, ?2 status, ?3 note, ?4 actor,
 /// ?5 source), for the batch of whatever caused it. Each is conditional on the change really
 /// happening, so running them for a follow-up already in that status writes nothing; closing
@@ -274,6 +285,24 @@ pub fn transition_statements(
                                 'followup_status', ?2, 'source', ?5) \
              FROM followups f JOIN tasks t ON t.uuid = f.task_uuid \
              WHERE {f} AND {LIFTS_BLOCK} AND t.status = 'blocked' AND t.blocked_by = 'remediation'"
+        ),
+        // The task's own `blocked` follow-up (when another follow-up, a merged pull request,
+        // lifts the block) is fixed with it, and its issue claim released: no active block
+        // stays on a pending task.
+        format!(
+            "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
+             SELECT 'orchestrator', b.order_id, b.task_uuid, 'followup_status_changed', 'info', \
+                    json_object('followup_id', b.id, 'type', b.type, 'from', b.status, \
+                                'to', 'fixed', 'actor', ?4, 'source', ?5, 'lifted_by', ?1) \
+             FROM followups b WHERE {BLOCK_LIFTED_WITH}"
+        ),
+        format!(
+            "DELETE FROM github_claims WHERE kind = 'issue' AND task_uuid IN \
+               (SELECT b.task_uuid FROM followups b WHERE {BLOCK_LIFTED_WITH})"
+        ),
+        format!(
+            "UPDATE followups SET status = 'fixed', updated_at = CURRENT_TIMESTAMP \
+             WHERE id IN (SELECT b.id FROM followups b WHERE {BLOCK_LIFTED_WITH})"
         ),
         format!(
             "UPDATE tasks SET status = 'pending', blocked_by = NULL, updated_at = CURRENT_TIMESTAMP \

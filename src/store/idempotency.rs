@@ -1,6 +1,7 @@
 //! Stored first answers of requests that carried an `Idempotency-Key`.
 
 use super::{internal, text};
+use crate::domain::idempotency::{classify, Prior, IN_PROGRESS};
 use crate::error::ApiError;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -21,17 +22,13 @@ const INSERT: &str = "INSERT INTO idempotency_keys (scope, key, request_hash, st
      VALUES (?1, ?2, ?3, ?4, ?5)";
 
 #[derive(Debug, Clone, Deserialize)]
-pub struct StoredAnswer {
-    pub request_hash: String,
-    pub status: u16,
-    pub body: String,
+struct StoredAnswer {
+    request_hash: String,
+    status: u16,
+    body: String,
 }
 
-pub async fn find(
-    db: &D1Database,
-    scope: &str,
-    key: &str,
-) -> Result<Option<StoredAnswer>, ApiError> {
+async fn find(db: &D1Database, scope: &str, key: &str) -> Result<Option<StoredAnswer>, ApiError> {
     db.prepare(FIND)
         .bind(&[text(scope), text(key), text(TTL_SQL), text(STALE_CLAIM_SQL)])
         .map_err(internal("binding idempotency lookup"))?
@@ -42,6 +39,22 @@ pub async fn find(
 
 /// The statements that record an answer; they go in the batch of the work they answer for, so
 /// the key exists exactly when the work does. An expired row for the same key is dropped first.
+/// What an earlier request with `key` left (see [`Prior`]).
+pub async fn begin(
+    db: &D1Database,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Prior, ApiError> {
+    let stored = find(db, scope, key).await?;
+    Ok(classify(
+        stored
+            .as_ref()
+            .map(|s| (s.request_hash.as_str(), s.status, s.body.as_str())),
+        request_hash,
+    ))
+}
+
 pub fn record_statements(
     db: &D1Database,
     scope: &str,
@@ -63,9 +76,6 @@ pub fn record_statements(
     ])
 }
 
-/// `status` of a row whose work is still running: claimed before long work (remediation) so a
-/// retry arriving meanwhile waits instead of doing the work a second time.
-pub const IN_PROGRESS: u16 = 0;
 /// A claim older than this belongs to a request that died (a Worker request cannot run this
 /// long), and a retry may take the work over.
 const STALE_CLAIM_SQL: &str = "-10 minutes";

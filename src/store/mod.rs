@@ -1,6 +1,7 @@
 //! The only code that speaks SQL to D1. SQL sits in constants beside the function that runs it;
 //! anything that must be all-or-nothing is one `batch`.
 
+pub mod error_batches;
 pub mod error_events;
 pub mod followups;
 pub mod github_claims;

@@ -16,7 +16,7 @@ const INSERT: &str =
 pub struct LogEntry<'a> {
     pub source: &'a str,
     pub operation: &'a str,
-    pub level: &'a str,
+    pub level: LogLevel,
     pub order_id: Option<&'a str>,
     pub task_uuid: Option<&'a str>,
     pub details: Value,
@@ -28,7 +28,7 @@ impl<'a> LogEntry<'a> {
         Self {
             source: "orchestrator",
             operation,
-            level: "info",
+            level: LogLevel::Info,
             order_id: None,
             task_uuid: None,
             details,
@@ -45,7 +45,7 @@ impl<'a> LogEntry<'a> {
         self
     }
 
-    pub fn level(mut self, level: &'a str) -> Self {
+    pub fn level(mut self, level: LogLevel) -> Self {
         self.level = level;
         self
     }
@@ -63,7 +63,7 @@ pub fn insert_statement(db: &D1Database, entry: &LogEntry) -> worker::Result<D1P
         opt_text(entry.order_id),
         opt_text(entry.task_uuid),
         text(entry.operation),
-        text(entry.level),
+        text(entry.level.as_str()),
         text(&entry.details.to_string()),
     ])
 }

@@ -24,6 +24,7 @@ use super::budget::{BudgetSpent, CallBudget};
 use super::http::{build_request, fetch_text, TextResponse};
 use super::UpstreamError;
 use crate::domain::followup::GithubKind;
+use crate::domain::oplog::LogLevel;
 
 /// How long one call may take unless `GITHUB_TIMEOUT_MS` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -120,6 +121,21 @@ impl GitHubError {
             _ => None,
         }
     }
+
+    /// Whether the same call may well succeed later (rate limits, 5xx, timeouts, an unreachable
+    /// service, a spent budget), as opposed to an answer that will not change.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            GitHubError::RateLimited { .. } | GitHubError::BudgetSpent => true,
+            GitHubError::Upstream(UpstreamError::Timeout | UpstreamError::Unreachable(_)) => true,
+            GitHubError::Upstream(UpstreamError::Status { status, .. }) => {
+                *status >= 500 || *status == 429
+            }
+            GitHubError::Upstream(UpstreamError::BadResponse(_)) | GitHubError::Unexpected(_) => {
+                false
+            }
+        }
+    }
 }
 
 /// One call as the operation log records it.
@@ -131,6 +147,17 @@ pub struct CallRecord {
     pub outcome: &'static str,
     pub status: Option<u16>,
     pub duration_ms: u64,
+}
+
+impl CallRecord {
+    /// A call that got its answer (a 404 is an answer) is routine; anything else is a warning.
+    pub fn log_level(&self) -> LogLevel {
+        if matches!(self.outcome, "ok" | "not_found") {
+            LogLevel::Info
+        } else {
+            LogLevel::Warn
+        }
+    }
 }
 
 /// A file read from the repository.

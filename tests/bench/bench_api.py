@@ -6,6 +6,7 @@
 - p50/p99 latency of POST /api/ops/log,
 - p50 latency of POST /api/task/:uuid/help for a cache miss (docs MCP stand-in on loopback,
   three concurrent searches) and a cache hit (D1 only),
+- the size of the MCP endpoint's tools/list answer (what an agent's context pays per connection),
 - the release wasm size, raw and gzipped.
 
 Runs its own Worker in workerd with a fresh local D1, like the integration tests.
@@ -155,6 +156,18 @@ def bench_help(worker: WorkerProcess, order_id: str, n: int) -> tuple[list[float
     return misses, hits
 
 
+def mcp_tools_list_bytes(worker: WorkerProcess) -> int:
+    """Bytes of the whole JSON-RPC answer to tools/list on POST /mcp."""
+    client = Client(worker)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+    client.conn.request("POST", "/mcp", json.dumps(body), client.headers)
+    resp = client.conn.getresponse()
+    data = resp.read()
+    if resp.status != 200 or "tools" not in json.loads(data).get("result", {}):
+        raise SystemExit(f"tools/list failed: {resp.status} {data[:300]!r}")
+    return len(data)
+
+
 def main() -> None:
     wasm = ROOT / "build" / "index_bg.wasm"
     raw = wasm.read_bytes()
@@ -168,6 +181,7 @@ def main() -> None:
         rps = bench(worker, order_id, seconds=10, connections=8)
         misses, hits = bench_help(worker, order_id, n=40)
         logs = bench_log(worker, n=200)
+        tools_list = mcp_tools_list_bytes(worker)
     finally:
         worker.stop()
         docs.stop()
@@ -181,6 +195,8 @@ def main() -> None:
           f"p99 {percentile(misses, 99):.1f} ms over {len(misses)} requests")
     print(f"help, cache hit: p50 {statistics.median(hits):.1f} ms, "
           f"p99 {percentile(hits, 99):.1f} ms over {len(hits)} requests")
+    print(f"MCP tools/list answer: {tools_list} bytes, 7 tools with input and output schemas "
+          f"(target < 6 KB)")
     print(f"release wasm: {len(raw) / 1024:.1f} KiB raw, {len(gzip.compress(raw, 9)) / 1024:.1f} KiB gzipped "
           f"(target gzipped < 400 KB)")
 

@@ -1049,7 +1049,8 @@ def status_path(url: Any) -> str | None:
     if not isinstance(url, str):
         return None
     path = urllib.parse.urlsplit(url).path if "://" in url else url.split("?", 1)[0]
-    if re.fullmatch(r"/api/factory/errors/[A-Za-z0-9_.:-]{1,200}", path):
+    match = re.fullmatch(r"/api/factory/errors/([A-Za-z0-9_.~%:-]{1,600})", path)
+    if match and match.group(1) not in (".", ".."):  # ids are percent-encoded by the Worker
         return path
     return None
 

@@ -177,7 +177,9 @@ def test_status_urls_of_other_hosts_or_routes_are_not_followed(fi):
     assert fi.status_path("/api/factory/errors/B1") == "/api/factory/errors/B1"
     assert fi.status_path("http://x/api/factory/errors/B1?limit=2") == "/api/factory/errors/B1"
     assert fi.status_path("/api/ops/logs") is None
+    assert fi.status_path("/api/factory/errors/a%20b%2Fc~1") == "/api/factory/errors/a%20b%2Fc~1"
     assert fi.status_path("/api/factory/errors/../../x") is None
+    assert fi.status_path("/api/factory/errors/..") is None
     assert fi.status_path(None) is None
 
 

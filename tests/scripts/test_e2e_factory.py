@@ -385,3 +385,42 @@ def test_taskctl_stale_token_cannot_complete_after_a_reclaim(worker, initialised
     assert res.returncode in (3, 4)  # the lease is already forgotten locally
     task = d1_task(worker, uuid)
     assert task["status"] == "in_progress" and task["claimed_by"] == "agent-two"
+
+
+# -- remediation the Worker queued (issue 15) ------------------------------------------------
+
+
+def test_factory_init_applies_remediation_the_worker_queued(worker, start_worker, upstreams,
+                                                            github, tmp_path):
+    """A budget of two or three items per request: most of eight renamed files are answered
+    `queued`; factory_init follows the batch's status route and applies each late answer."""
+    queued = start_worker({**worker.vars, "REMEDIATION_MAX_CALLS": "8",
+                           "REMEDIATION_RETRY_BASE_SECONDS": "1"}, name="fi-queue")
+    dirs = [f"q/{unique('d')}" for _ in range(8)]
+    olds = [f"{d}/agents/agent_gmail.ts" for d in dirs]
+    news = [f"{d}/integrations/agents/gmail_agent.ts" for d in dirs]
+    contents = {new: f"// agent {i}\n###LOGIC_{i:03d}###\n" for i, new in enumerate(news)}
+    github.seed(contents)  # the templates moved upstream...
+    for path, text in contents.items():  # ...and the checkout has the new layout
+        write(tmp_path / path, text)
+    write(tmp_path / "keep/ok.ts", "###KEEP###\n")
+    order = create_order(queued, {**{old: [f"LOGIC_{i:03d}"] for i, old in enumerate(olds)},
+                                  "keep/ok.ts": ["KEEP"]})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MISSION_CONTROL_")}
+    env["MISSION_CONTROL_TOKEN"] = queued.token
+    res = subprocess.run([sys.executable, str(SCRIPTS / "factory_init.py"), order["order_id"],
+                          queued.base_url, "--wait", "240"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    progress = [ln for ln in res.stdout.splitlines() if ln.startswith("remediation ")]
+    assert progress and progress[-1] == "remediation 8/8 done, 0 blocked", res.stdout
+    assert int(progress[0].split()[1].split("/")[0]) < 8  # some answers came late
+    assert "remediated=8" in res.stdout
+    ids = task_ids(order)
+    local = {t["uuid"]: t for t in read_tasks_json(tmp_path)["tasks"]}
+    for i, new in enumerate(news):
+        uuid = ids[f"LOGIC_{i:03d}"]
+        assert f"TASK_ID:{uuid}" in (tmp_path / new).read_text()
+        assert local[uuid]["file_path"] == new
+        assert d1_task(queued, uuid)["file_path"] == new
+    assert not (tmp_path / ".mission_control/remediation.json").exists()

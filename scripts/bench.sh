@@ -19,6 +19,9 @@ fi
 log "API benchmark (workerd, local D1)${REFERENCE_URL:+, side by side with $REFERENCE_URL}"
 .venv/bin/python tests/bench/bench_api.py
 
+log "coordination: next-task claims under 8 agents, the orders overview with 1,000 orders"
+.venv/bin/python tests/bench/bench_coordination.py
+
 log "storage per row and the local write rate (inputs of docs/SCALING.md)"
 .venv/bin/python tests/bench/bench_storage.py
 

@@ -16,8 +16,15 @@ Run it from the root of a factory checkout (or pass --root). It
   4. reports what it could not do (FILE_NOT_FOUND, PLACEHOLDER_NOT_FOUND, INJECT_FAILED) in
      one batch to POST /api/factory/errors and acts on the answer: injects at the new path
      (update_file_path), applies a patched file after checking it (patch_ready), or marks the
-     task blocked in tasks.json (blocked);
-  5. prints a one-line summary and exits with a code that says how it went.
+     task blocked in tasks.json (blocked). Items the orchestrator queued (answered `queued`
+     with a status_url: more than one request can work) are then awaited: their batch's
+     status route is polled with backoff, for at most --wait seconds (--no-wait: not at all),
+     and each outcome is applied as it arrives. What is still awaited is kept in
+     .mission_control/remediation.json, so an interrupted or timed-out run's successor waits
+     for the same items instead of reporting them again;
+  5. shows progress on long work (remediation being awaited, injection into large orders):
+     one line redrawn in place on a terminal, printed every few seconds otherwise;
+  6. prints a one-line summary and exits with a code that says how it went.
 
 Environment:
     MISSION_CONTROL_TOKEN   bearer token for the orchestrator's /api/* routes (never printed)
@@ -28,8 +35,9 @@ Exit codes:
        tasks.json is left as it was
     2  bad command line
     3  finished, but at least one task of the order is blocked
-    4  finished, but some problems are unresolved (the orchestrator could not be told, or had
-       no fix); running again later may resolve them. Takes precedence over 3.
+    4  finished, but some problems are unresolved (the orchestrator could not be told, had
+       no fix, or is still working on them); running again later may resolve them. Takes
+       precedence over 3.
 
 tasks.json: the orchestrator's JSON for the order ({order_id, factory, created_at, tasks}) plus
     orchestrator_url            base URL used, so taskctl.sh can reach the orchestrator
@@ -46,30 +54,314 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import hashlib
-import http.client
-import json
 import os
 import queue
 import re
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 VERSION = "1.0.0"
 
+# >>> mission-control shared block >>>
+# The factory side's one implementation of the checkout's state (.mission_control/: tasks.json,
+# the offline queue of status changes, leases, the lock every writer takes) and of talking to
+# the orchestrator. Each factory script must work when dropped alone into a checkout, so this
+# block travels inside each of them: factory_init.py holds the original, taskctl.sh carries a
+# verbatim copy in its embedded Python. Edit it here, then run `python3 scripts/embed_shared.py`;
+# the tests fail while the copies differ.
+import contextlib
+import fcntl
+import json
+import os
+import re
+import tempfile
+import time
+import urllib.parse
+from typing import Any, Iterator
+
 MC_DIR_NAME = ".mission_control"
 TASKS_FILE_NAME = "tasks.json"
-QUEUE_FILE_NAME = "queue.jsonl"
-LOCK_FILE_NAME = ".lock"
+QUEUE_FILE_NAME = "queue.jsonl"            # status changes not yet pushed, oldest first
+REJECTED_FILE_NAME = "queue.rejected.jsonl"  # changes the orchestrator refused, for the record
+LEASES_FILE_NAME = "leases.json"           # uuid -> lease this checkout holds (taskctl next)
+LOCK_FILE_NAME = ".lock"                   # held for every read-modify-write of the files above
+SYNC_LOCK_FILE_NAME = ".sync.lock"         # held while pushing the queue: one pusher at a time
+
+TOKEN_ENV = "MISSION_CONTROL_TOKEN"
+STATUSES = ("pending", "in_progress", "complete", "blocked")
+# Task ids go verbatim into source files and paths, so only plain identifiers are accepted
+# (the orchestrator issues 6-character nanoids).
+TASK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RETRY_DELAY = 0.5  # seconds before the first retry of a request; doubles after each
+
+
+def atomic_write(path: str, data: bytes, *, like: os.stat_result | None = None,
+                 mode: int = 0o644, fsync: bool = True) -> None:
+    """Replace `path` with `data` so readers see the old or the new file, never a part.
+
+    The temporary file sits in the same folder (rename is atomic only within a filesystem) and
+    takes the mode and, where allowed, the owner of the file it replaces.
+    """
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.chmod(tmp, (like.st_mode & 0o7777) if like else mode)
+        if like is not None and (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(OSError):
+                os.chown(tmp, like.st_uid, like.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def replace_file(path: str, data: bytes, fsync: bool = True) -> None:
+    """atomic_write keeping the mode and owner of the file being replaced, if there is one."""
+    like = None
+    with contextlib.suppress(FileNotFoundError):
+        like = os.stat(path)
+    atomic_write(path, data, like=like, fsync=fsync)
+
+
+@contextlib.contextmanager
+def file_lock(mc_dir: str, timeout: float = 30.0,
+              name: str = LOCK_FILE_NAME) -> Iterator[None]:
+    """Exclusive flock(2) on .mission_control/<name>. Every writer of tasks.json, the queue and
+    the leases holds .lock, so no update is lost however many agents share the checkout."""
+    fd = os.open(os.path.join(mc_dir, name), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not lock {mc_dir}/{name} "
+                                       f"within {timeout:.0f}s") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def read_json_file(path: str) -> Any | None:
+    """The file's JSON, or None when it is missing or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def read_queue(path: str) -> list[dict]:
+    """Entries of the offline queue (one JSON object a line); a line left torn by a crash
+    mid-append is skipped."""
+    entries: list[dict] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    obj = json.loads(line)
+                    if isinstance(obj, dict):
+                        entries.append(obj)
+    except FileNotFoundError:
+        pass
+    return entries
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def append_jsonl(path: str, entry: dict) -> None:
+    """Append one entry (the caller holds the lock). A torn last line left by a crash is ended
+    first, so it cannot swallow the new entry."""
+    with open(path, "a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        prefix = b""
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                prefix = b"\n"
+        fh.write(prefix + (compact_json(entry) + "\n").encode("utf-8"))
+
+
+def rewrite_queue(path: str, entries: list[dict]) -> None:
+    """Replace the queue with `entries` (the caller holds the lock); torn lines are dropped."""
+    data = "".join(compact_json(e) + "\n" for e in entries).encode("utf-8")
+    replace_file(path, data, fsync=False)
+
+
+def dump_json(doc: Any) -> bytes:
+    """tasks.json text: one key a line and one task a line. Readable, grep-friendly, and
+    written by the C encoder (indent= would use the pure-Python one, 10x slower)."""
+    if not isinstance(doc, dict):
+        return (json.dumps(doc, ensure_ascii=False) + "\n").encode("utf-8")
+    out = ["{"]
+    items = list(doc.items())
+    for i, (key, value) in enumerate(items):
+        comma = "," if i + 1 < len(items) else ""
+        name = json.dumps(key, ensure_ascii=False)
+        if key == "tasks" and isinstance(value, list) and value:
+            out.append(f"  {name}: [")
+            last = len(value) - 1
+            out.extend(f"    {json.dumps(t, ensure_ascii=False)}{',' if j < last else ''}"
+                       for j, t in enumerate(value))
+            out.append(f"  ]{comma}")
+        else:
+            out.append(f"  {name}: {json.dumps(value, ensure_ascii=False)}{comma}")
+    out.append("}")
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+def set_task_status(task: dict, status: str, reason: str | None = None) -> None:
+    """A local status change: a blocked task keeps its reason unless a new one is given; any
+    other status drops the reason and the follow-up id."""
+    task["status"] = status
+    if status == "blocked":
+        if reason:
+            task["blocked_reason"] = reason
+    else:
+        task.pop("blocked_reason", None)
+        task.pop("followup_id", None)
+
+
+def normalize_base_url(url: str) -> str:
+    """Base URL without a trailing slash or /api, which callers sometimes include."""
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    path = parsed.path.rstrip("/")
+    if path.endswith("/api"):
+        path = path[: -len("/api")]
+    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
+
+
+def error_text(body: Any) -> tuple[str | None, str | None]:
+    """(code, message) from {"error": {"code", "message"}} or an older {"error": "..."}."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return err.get("code"), err.get("message")
+        if isinstance(err, str):
+            return None, err
+    return None, None
+
+
+class OrchestratorError(Exception):
+    """The orchestrator answered with an error, or could not be reached (status None)."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.body = body
+
+
+class Reply:
+    """One HTTP answer: status, parsed JSON (None if the body is empty or not JSON), raw text."""
+
+    def __init__(self, status: int, raw: bytes, retry_after: str | None = None):
+        self.status = status
+        self.text = raw.decode("utf-8", "replace")
+        self.retry_after = retry_after
+        self.json_ok = True
+        try:
+            self.body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            self.body, self.json_ok = None, False
+
+    @property
+    def code(self) -> str | None:
+        return error_text(self.body)[0]
+
+
+class Orchestrator:
+    """Small JSON-over-HTTP client (urllib) with bearer auth and bounded retries. The token
+    goes in a header, never on a command line or into a message."""
+
+    RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0,
+                 user_agent: str = "mission-control-factory"):
+        self.base_url = base_url
+        self.token = token or None
+        self.timeout = timeout
+        self.user_agent = user_agent
+
+    def send(self, method: str, path: str, body: Any = None, *,
+             headers: dict[str, str] | None = None, timeout: float | None = None) -> Reply:
+        """One attempt. Raises OrchestratorError(status=None) when unreachable."""
+        # Imported here: they cost more than the rest of a local taskctl command together.
+        import http.client
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        req.add_header("User-Agent", self.user_agent)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return Reply(resp.status, resp.read())
+        except urllib.error.HTTPError as exc:
+            retry_after = exc.headers.get("Retry-After") if exc.headers else None
+            return Reply(exc.code, exc.read(), retry_after)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise OrchestratorError(f"cannot reach {self.base_url}: {reason}") from None
+
+    def request(self, method: str, path: str, body: Any = None, *,
+                headers: dict[str, str] | None = None, timeout: float | None = None,
+                attempts: int = 1) -> tuple[int, Any]:
+        """(status, parsed JSON body). Raises OrchestratorError(status=None) when unreachable
+        after `attempts` tries, and on a non-JSON answer. Only idempotent calls retry."""
+        last: OrchestratorError | None = None
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                time.sleep(min(RETRY_DELAY * 2 ** (attempt - 1), 4.0))
+            try:
+                reply = self.send(method, path, body, headers=headers, timeout=timeout)
+            except OrchestratorError as exc:
+                last = exc
+                continue
+            if not reply.json_ok and 200 <= reply.status < 300:
+                raise OrchestratorError(f"{method} {path} answered {reply.status} with non-JSON "
+                                        f"content", status=reply.status)
+            if reply.status in self.RETRY_STATUSES and attempt + 1 < attempts:
+                with contextlib.suppress(TypeError, ValueError):
+                    time.sleep(min(float(reply.retry_after), 5.0, RETRY_DELAY * 10))
+                last = OrchestratorError(f"{method} {path} answered {reply.status}",
+                                         status=reply.status)
+                continue
+            return reply.status, reply.body
+        assert last is not None
+        raise last
+# <<< mission-control shared block <<<
+
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -77,12 +369,8 @@ EXIT_USAGE = 2
 EXIT_BLOCKED = 3
 EXIT_UNRESOLVED = 4
 
-TOKEN_ENV = "MISSION_CONTROL_TOKEN"
 USER_AGENT = f"mission-control-factory-init/{VERSION}"
 
-# Task ids go verbatim into source files, so anything that could close a comment or start a
-# new line is refused (the orchestrator issues 6-character nanoids).
-TASK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 TASK_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 MAX_PLACEHOLDER_LEN = 512
 
@@ -94,8 +382,17 @@ SETTLED_STATUSES = frozenset({"in_progress", "complete", "blocked"})
 LOCAL_TASK_KEYS = ("blocked_reason", "followup_id", "remediation")
 
 OPS_LOG_TIMEOUT = 2.0  # seconds a log call, and the final wait for queued ones, may take
-RETRY_DELAY = 0.5  # seconds before the first retry of a request; doubles after each
 ERROR_BATCH_SIZE = 100  # items per POST /api/factory/errors (the orchestrator bounds a batch)
+# Remediation the orchestrator queued (answered `queued` with a status_url) is polled for:
+POLL_FIRST = 1.0   # seconds before the first poll; doubles while nothing changes...
+POLL_MAX = 15.0    # ...up to this
+DEFAULT_WAIT = 300.0  # seconds of polling at most (--wait); then a re-run picks up
+PENDING_FILE_NAME = "remediation.json"  # in .mission_control/: queued items still awaited
+STATUS_PAGE = 200  # items per GET /api/factory/errors/:batch_id page
+# Progress lines: redrawn in place on a terminal, printed every PROGRESS_INTERVAL otherwise.
+PROGRESS_INTERVAL = 10.0
+PROGRESS_REFRESH = 0.1  # seconds between redraws on a terminal
+PROGRESS_MIN_TASKS = 1000  # orders smaller than this inject too fast to need a progress line
 PREVIEW_CHARS = 400
 
 # --------------------------------------------------------------------------------------------
@@ -178,7 +475,7 @@ def comment_style_for(path: str, first_line: str | None = None) -> tuple[str, st
 
 def format_marker(uuid: str, style: tuple[str, str], ascii_only: bool = False) -> str:
     """The marker comment (no indentation, no line ending)."""
-    dash = "-" if ascii_only else "\u2013"  # the spec's en dash, unless the file is not UTF-8
+    dash = "-" if ascii_only else "\u2013"  # the original's en dash, unless the file is not UTF-8
     prefix, suffix = style
     return f"{prefix}TASK_ID:{uuid} {dash} see {MC_DIR_NAME}/{TASKS_FILE_NAME}{suffix}"
 
@@ -434,103 +731,6 @@ def resolve_task_path(root_real: str, file_path: Any,
     return real, "/".join(parts)
 
 
-def atomic_write(path: str, data: bytes, *, like: os.stat_result | None = None,
-                 mode: int = 0o644, fsync: bool = True) -> None:
-    """Replace `path` with `data` so readers see the old or the new file, never a part.
-
-    The temporary file sits in the same folder (rename is atomic only within a filesystem) and
-    takes the mode and, where allowed, the owner of the file it replaces.
-    """
-    folder = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            if fsync:
-                os.fsync(fh.fileno())
-        os.chmod(tmp, (like.st_mode & 0o7777) if like else mode)
-        if like is not None and (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
-            with contextlib.suppress(OSError):
-                os.chown(tmp, like.st_uid, like.st_gid)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def file_lock(mc_dir: str, timeout: float = 30.0) -> Iterator[None]:
-    """Exclusive flock on .mission_control/.lock, the same lock taskctl.sh takes with flock(1),
-    so a tasks.json rewrite never interleaves with an agent's status change."""
-    fd = os.open(os.path.join(mc_dir, LOCK_FILE_NAME), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"could not lock {mc_dir}/{LOCK_FILE_NAME} "
-                                       f"within {timeout:.0f}s") from None
-                time.sleep(0.05)
-        yield
-    finally:
-        os.close(fd)
-
-
-def read_json_file(path: str) -> Any | None:
-    try:
-        with open(path, "rb") as fh:
-            return json.loads(fh.read())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None
-
-
-def read_queue(path: str) -> list[dict]:
-    """Entries of taskctl.sh's offline queue (one JSON object a line); bad lines are skipped."""
-    entries: list[dict] = []
-    try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                line = line.strip()
-                if not line:
-                    continue
-                with contextlib.suppress(ValueError):
-                    obj = json.loads(line)
-                    if isinstance(obj, dict):
-                        entries.append(obj)
-    except FileNotFoundError:
-        pass
-    return entries
-
-
-def dump_json(doc: Any) -> bytes:
-    """tasks.json text: one key a line and one task a line. Readable, grep-friendly, and
-    written by the C encoder (indent= would use the pure-Python one, 10x slower)."""
-    if not isinstance(doc, dict):
-        return (json.dumps(doc, ensure_ascii=False) + "\n").encode("utf-8")
-    out = ["{"]
-    items = list(doc.items())
-    for i, (key, value) in enumerate(items):
-        comma = "," if i + 1 < len(items) else ""
-        name = json.dumps(key, ensure_ascii=False)
-        if key == "tasks" and isinstance(value, list) and value:
-            out.append(f"  {name}: [")
-            last = len(value) - 1
-            out.extend(f"    {json.dumps(t, ensure_ascii=False)}{',' if j < last else ''}"
-                       for j, t in enumerate(value))
-            out.append(f"  ]{comma}")
-        else:
-            out.append(f"  {name}: {json.dumps(value, ensure_ascii=False)}{comma}")
-    out.append("}")
-    return ("\n".join(out) + "\n").encode("utf-8")
-
-
 # --------------------------------------------------------------------------------------------
 # tasks.json
 # --------------------------------------------------------------------------------------------
@@ -584,97 +784,6 @@ def validate_tasks_answer(data: Any, order_id: str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # Orchestrator client
 # --------------------------------------------------------------------------------------------
-
-
-class OrchestratorError(Exception):
-    """The orchestrator answered with an error, or could not be reached (status None)."""
-
-    def __init__(self, message: str, status: int | None = None, code: str | None = None,
-                 body: Any = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.body = body
-
-
-def normalize_base_url(url: str) -> str:
-    """Base URL without a trailing slash or /api, which callers sometimes include."""
-    parsed = urllib.parse.urlsplit(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    path = parsed.path.rstrip("/")
-    if path.endswith("/api"):
-        path = path[: -len("/api")]
-    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
-
-
-def error_text(body: Any) -> tuple[str | None, str | None]:
-    """(code, message) from {"error": {"code", "message"}} or the spec's {"error": "..."}."""
-    if isinstance(body, dict):
-        err = body.get("error")
-        if isinstance(err, dict):
-            return err.get("code"), err.get("message")
-        if isinstance(err, str):
-            return None, err
-    return None, None
-
-
-class Orchestrator:
-    """Small JSON-over-HTTP client (urllib) with bearer auth and bounded retries."""
-
-    RETRY_STATUSES = frozenset({429, 502, 503, 504})
-
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0):
-        self.base_url = base_url
-        self.token = token or None
-        self.timeout = timeout
-
-    def request(self, method: str, path: str, body: Any = None, *,
-                headers: dict[str, str] | None = None, timeout: float | None = None,
-                attempts: int = 1) -> tuple[int, Any]:
-        """(status, parsed JSON body). Raises OrchestratorError(status=None) when unreachable
-        after `attempts` tries, and on a non-JSON answer. Only idempotent calls retry."""
-        url = self.base_url + path
-        data = json.dumps(body).encode("utf-8") if body is not None else None
-        last: OrchestratorError | None = None
-        for attempt in range(max(1, attempts)):
-            if attempt:
-                time.sleep(min(RETRY_DELAY * 2 ** (attempt - 1), 4.0))
-            req = urllib.request.Request(url, data=data, method=method)
-            req.add_header("Accept", "application/json")
-            req.add_header("User-Agent", USER_AGENT)
-            if data is not None:
-                req.add_header("Content-Type", "application/json")
-            if self.token:
-                req.add_header("Authorization", f"Bearer {self.token}")
-            for name, value in (headers or {}).items():
-                req.add_header(name, value)
-            retry_after = None
-            try:
-                with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                    status, raw = resp.status, resp.read()
-            except urllib.error.HTTPError as exc:
-                status, raw = exc.code, exc.read()
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-                reason = getattr(exc, "reason", exc)
-                last = OrchestratorError(f"cannot reach {self.base_url}: {reason}")
-                continue
-            try:
-                parsed = json.loads(raw) if raw.strip() else None
-            except ValueError:
-                parsed = None
-                if 200 <= status < 300:
-                    raise OrchestratorError(f"{method} {path} answered {status} with non-JSON "
-                                            f"content", status=status) from None
-            if status in self.RETRY_STATUSES and attempt + 1 < attempts:
-                with contextlib.suppress(TypeError, ValueError):
-                    time.sleep(min(float(retry_after), 5.0, RETRY_DELAY * 10))
-                last = OrchestratorError(f"{method} {path} answered {status}", status=status)
-                continue
-            return status, parsed
-        assert last is not None
-        raise last
 
 
 def describe_http_error(status: int, body: Any, what: str) -> str:
@@ -826,14 +935,19 @@ class Injector:
             groups.setdefault(real, []).append(task)
         return groups, refused
 
-    def process(self, tasks: list[dict]) -> list[TaskResult]:
+    def process(self, tasks: list[dict], progress: Any = None) -> list[TaskResult]:
         """Mark every task. Files are read and prepared one by one; the writes (each durable
-        before its rename) run in a small thread pool, since fsync dominates otherwise."""
+        before its rename) run in a small thread pool, since fsync dominates otherwise.
+        `progress(done)`, if given, hears how many tasks are prepared so far."""
         groups, results = self.group(tasks)
         jobs: list[tuple[list[TaskResult], Any]] = []
+        done = len(results)
         with ThreadPoolExecutor(max_workers=WRITE_WORKERS) as pool:
             for real, group in groups.items():
                 file_results, write = self.prepare_file(real, group)
+                done += len(group)
+                if progress is not None:
+                    progress(done)
                 if write is None:
                     results.extend(file_results)
                 else:
@@ -929,6 +1043,60 @@ def idempotency_key(order_id: str, items: list[dict], tasks_by_id: dict[str, dic
     return f"factory-init-{digest[:40]}"
 
 
+def status_path(url: Any) -> str | None:
+    """The path of a batch's status route from an answer's status_url, or None. Only this
+    orchestrator's /api/factory/errors/<id> is followed (the token goes with the request)."""
+    if not isinstance(url, str):
+        return None
+    path = urllib.parse.urlsplit(url).path if "://" in url else url.split("?", 1)[0]
+    match = re.fullmatch(r"/api/factory/errors/([A-Za-z0-9_.~%:-]{1,600})", path)
+    if match and match.group(1) not in (".", ".."):  # ids are percent-encoded by the Worker
+        return path
+    return None
+
+
+class Progress:
+    """One progress line for long work: redrawn in place (\\r) on a terminal, printed every
+    PROGRESS_INTERVAL seconds otherwise, and not at all with --quiet."""
+
+    def __init__(self, out: "Output", describe: Any, first_at_once: bool = False):
+        self.out = out
+        self.describe = describe
+        self.started = time.monotonic()
+        self.last: float | None = None
+        self.printed = False
+        self.first_at_once = first_at_once
+        self.final = ""
+
+    def update(self, done: int) -> None:
+        if self.out.quiet:
+            return
+        now = time.monotonic()
+        if self.out.tty:
+            if self.last is None or now - self.last >= PROGRESS_REFRESH:
+                self.out.live(self.describe(done))
+                self.last = now
+            return
+        since = now - (self.last if self.last is not None else self.started)
+        if since >= PROGRESS_INTERVAL or (self.first_at_once and not self.printed):
+            self.out.info(self.describe(done))
+            self.last, self.printed = now, True
+
+    def close(self, done: int) -> None:
+        """The last state: redrawn and ended on a terminal, printed if earlier ones were."""
+        if self.out.quiet:
+            return
+        if self.out.tty:
+            if self.last is not None or self.first_at_once:
+                self.out.live(self.describe(done))
+            self.out.end_live()
+        elif self.printed:
+            text = self.describe(done)
+            if text != self.final:
+                self.out.info(text)
+        self.final = self.describe(done)
+
+
 class Run:
     def __init__(self, args: argparse.Namespace, client: Orchestrator, out: "Output"):
         self.args = args
@@ -948,6 +1116,9 @@ class Run:
                        "unresolved": 0, "skipped": 0}
         self.doc: dict = {}
         self.updates: dict[str, dict] = {}  # uuid -> local changes from this run's remediation
+        self.remediation_done = 0
+        self.remediation_blocked = 0
+        self.poll_stopped = ""  # why polling for queued answers gave up early
 
     # -- fetching ----------------------------------------------------------------------------
 
@@ -1027,12 +1198,20 @@ class Run:
             self.out.info(f"{verb} {len(tasks)} tasks -> {self.rel(self.tasks_path)}")
 
         by_id = {t["uuid"]: t for t in self.doc["tasks"]}
-        results = self.injector.process(self.doc["tasks"])
+        tasks = self.doc["tasks"]
+        progress = None
+        if len(tasks) >= PROGRESS_MIN_TASKS:
+            progress = Progress(self.out, lambda done: f"injection {done}/{len(tasks)} tasks")
+        results = self.injector.process(tasks, progress.update if progress else None)
+        if progress:
+            progress.close(len(tasks))
         errors = self.tally(results)
         self.ops.log("inject_placeholders", details=dict(self.counts, errors=len(errors)))
 
         if errors:
             self.remediate(errors, by_id)
+        elif not self.dry_run:
+            self.save_pending({})  # nothing left to await, whatever an earlier run queued
         self.counts["blocked"] = sum(1 for t in self.doc["tasks"] if t.get("status") == "blocked")
         return self.finish(started)
 
@@ -1088,15 +1267,23 @@ class Run:
         }
 
     def remediate(self, errors: list[TaskResult], by_id: dict[str, dict]) -> None:
-        """Report the problems in batches and act on the orchestrator's answer to each."""
+        """Report the problems in batches and act on the orchestrator's answer to each. Items
+        it queued (too many to work within one request) are awaited afterwards; so are those
+        an interrupted earlier run was still waiting for, which are not reported again."""
         if self.dry_run:
             self.out.info(f"[DRY-RUN] would report {len(errors)} problem(s) to "
                           f"/api/factory/errors")
             self.counts["unresolved"] += len(errors)
             return
+        current = {r.task.get("uuid") for r in errors}
+        pending = {uuid: url for uuid, url in self.load_pending().items() if uuid in current}
+        if pending:
+            self.out.info(f"[RESUMING] {len(pending)} queued remediation item(s) from an earlier "
+                          f"run")
+        to_report = [r for r in errors if r.task.get("uuid") not in pending]
         answers: dict[str, dict] = {}
-        for start in range(0, len(errors), ERROR_BATCH_SIZE):
-            chunk = [self.error_item(r) for r in errors[start:start + ERROR_BATCH_SIZE]]
+        for start in range(0, len(to_report), ERROR_BATCH_SIZE):
+            chunk = [self.error_item(r) for r in to_report[start:start + ERROR_BATCH_SIZE]]
             key = idempotency_key(self.order_id, chunk, by_id)
             self.ops.log("error_batch", "warn", {"count": len(chunk), "batch_id": key})
             try:
@@ -1115,13 +1302,135 @@ class Run:
                     continue
                 # Answers name their task; fall back to position for an answer that does not.
                 uuid = answer.get("task_uuid") or (chunk[i]["task_uuid"] if i < len(chunk) else None)
-                if uuid:
+                if not uuid:
+                    continue
+                url = status_path(answer.get("status_url") or body.get("status_url"))
+                if answer.get("action") == "queued" and url:
+                    pending[uuid] = url
+                else:
                     answers[uuid] = answer
-        unanswered = [r for r in errors if r.task.get("uuid") not in answers]
+        self.save_pending(pending)
+        unanswered = [r for r in errors
+                      if r.task.get("uuid") not in answers and r.task.get("uuid") not in pending]
         for r in unanswered:
             self.unresolved(r.task, "the orchestrator gave no answer for it")
+        self.remediation_done = len(answers)
+        self.remediation_blocked = sum(1 for a in answers.values() if a.get("action") == "blocked")
         if answers:
             self.apply_answers([r for r in errors if r.task.get("uuid") in answers], answers)
+        if pending:
+            self.await_queued(pending, errors, len(answers) + len(pending))
+
+    # -- queued remediation ------------------------------------------------------------------
+
+    def await_queued(self, pending: dict[str, str], errors: list[TaskResult],
+                     total: int) -> None:
+        """Poll each queued batch's status route with backoff, applying outcomes as they
+        arrive, until none is left or the wait (--wait) is over."""
+        progress = Progress(self.out, lambda done: (
+            f"remediation {done}/{total} done, {self.remediation_blocked} blocked"),
+            first_at_once=True)
+        progress.update(self.remediation_done)
+        if self.args.no_wait:
+            progress.close(self.remediation_done)
+            self.leave_pending(pending, "not waited for (--no-wait)")
+            return
+        by_uuid = {r.task.get("uuid"): r for r in errors}
+        deadline = time.monotonic() + max(0.0, self.args.wait)
+        delay = POLL_FIRST
+        try:
+            while pending:
+                arrived, failed = self.poll(pending)
+                for uuid, why in failed.items():
+                    pending.pop(uuid, None)
+                    self.unresolved(by_uuid[uuid].task, why)
+                if arrived:
+                    for uuid in arrived:
+                        pending.pop(uuid, None)
+                    self.remediation_done += len(arrived)
+                    self.remediation_blocked += sum(1 for a in arrived.values()
+                                                    if a.get("action") == "blocked")
+                    self.apply_answers([by_uuid[u] for u in arrived], arrived)
+                if arrived or failed:
+                    self.save_pending(pending)
+                progress.update(self.remediation_done)
+                if not pending or self.poll_stopped:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                delay = POLL_FIRST if arrived else min(delay * 2, POLL_MAX)
+                time.sleep(min(delay, left))
+        finally:
+            progress.close(self.remediation_done)
+        if pending:
+            self.leave_pending(pending, f"still queued after {self.args.wait:.0f}s"
+                               if not self.poll_stopped else self.poll_stopped)
+
+    def poll(self, pending: dict[str, str]) -> tuple[dict[str, dict], dict[str, str]]:
+        """({uuid: final answer} that arrived, {uuid: why it will never arrive})."""
+        arrived: dict[str, dict] = {}
+        failed: dict[str, str] = {}
+        for url in sorted(set(pending.values())):
+            waiting = {u for u, v in pending.items() if v == url}
+            cursor: str | None = None
+            while True:
+                path = f"{url}?limit={STATUS_PAGE}" + (
+                    f"&cursor={urllib.parse.quote(str(cursor), safe='')}" if cursor else "")
+                try:
+                    status, body = self.client.request("GET", path, attempts=2)
+                except OrchestratorError as exc:
+                    self.out.detail(f"polling {url}: {exc}")  # try again on the next round
+                    break
+                if status == 404:
+                    failed.update({u: f"the orchestrator no longer knows batch {url}"
+                                   for u in waiting})
+                    break
+                if status in (401, 403):
+                    self.poll_stopped = describe_http_error(status, body, f"GET {url}")
+                    self.out.error(self.poll_stopped)
+                    return arrived, failed
+                if not 200 <= status < 300 or not isinstance(body, dict):
+                    self.out.detail(describe_http_error(status, body, f"GET {url}"))
+                    break
+                for item in body.get("items") or []:
+                    if (isinstance(item, dict) and item.get("state") == "done"
+                            and item.get("task_uuid") in waiting):
+                        arrived[item["task_uuid"]] = item
+                cursor = body.get("next_cursor")
+                if not cursor:
+                    break
+        return arrived, failed
+
+    def leave_pending(self, pending: dict[str, str], why: str) -> None:
+        """Items still queued count as unresolved; remediation.json keeps them for a re-run."""
+        self.counts["unresolved"] += len(pending)
+        self.out.warn(f"{len(pending)} remediation item(s) {why}; the orchestrator keeps working "
+                      f"on them: run factory_init.py again to apply their answers")
+
+    def load_pending(self) -> dict[str, str]:
+        data = read_json_file(os.path.join(self.mc_dir, PENDING_FILE_NAME))
+        if not isinstance(data, dict) or data.get("order_id") != self.order_id:
+            return {}
+        items = data.get("pending")
+        if not isinstance(items, dict):
+            return {}
+        return {u: url for u, url in items.items()
+                if isinstance(u, str) and isinstance(url, str) and status_path(url)}
+
+    def save_pending(self, pending: dict[str, str]) -> None:
+        """Persist what is still awaited (or remove the file), so an interrupted run's
+        successor waits for the same batches instead of reporting the items again."""
+        path = os.path.join(self.mc_dir, PENDING_FILE_NAME)
+        with file_lock(self.mc_dir):
+            if pending:
+                atomic_write(path, dump_json({"order_id": self.order_id, "pending": pending,
+                                              "saved_at": time.strftime(
+                                                  "%Y-%m-%dT%H:%M:%SZ", time.gmtime())}),
+                             fsync=not self.args.no_fsync)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
 
     def apply_answers(self, errors: list[TaskResult], answers: dict[str, dict]) -> None:
         moved: list[dict] = []
@@ -1262,30 +1571,61 @@ class Run:
 
 
 class Output:
-    """stdout for progress, stderr for problems; --quiet keeps only problems and the summary."""
+    """stdout for progress, stderr for problems; --quiet keeps only problems and the summary.
+    On a terminal one live progress line stays at the bottom, redrawn with \\r."""
 
-    def __init__(self, quiet: bool = False, verbose: bool = False):
+    def __init__(self, quiet: bool = False, verbose: bool = False, tty: bool | None = None):
         self.quiet = quiet
         self.verbose = verbose
+        self.tty = sys.stdout.isatty() if tty is None else tty
+        self._live = ""
+
+    def _clear(self) -> None:
+        if self._live:
+            sys.stdout.write("\r" + " " * len(self._live) + "\r")
+            sys.stdout.flush()
+
+    def _redraw(self) -> None:
+        if self._live:
+            sys.stdout.write(self._live)
+            sys.stdout.flush()
+
+    def live(self, msg: str) -> None:
+        self._clear()
+        self._live = msg
+        self._redraw()
+
+    def end_live(self) -> None:
+        if self._live:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self._live = ""
 
     def info(self, msg: str) -> None:
         if not self.quiet:
-            print(msg, flush=False)
+            self._clear()
+            print(msg, flush=bool(self._live))
+            self._redraw()
 
     def detail(self, msg: str) -> None:
         if self.verbose and not self.quiet:
-            print(msg)
+            self.info(msg)
 
     def summary(self, msg: str) -> None:
+        self.end_live()
         print(msg, flush=True)
 
     def warn(self, msg: str) -> None:
+        self._clear()
         sys.stdout.flush()
-        print(f"[WARN] {msg}", file=sys.stderr)
+        print(f"[WARN] {msg}", file=sys.stderr, flush=bool(self._live))
+        self._redraw()
 
     def error(self, msg: str) -> None:
+        self._clear()
         sys.stdout.flush()
-        print(f"[ERROR] {msg}", file=sys.stderr)
+        print(f"[ERROR] {msg}", file=sys.stderr, flush=bool(self._live))
+        self._redraw()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1311,6 +1651,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print only problems and the summary")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="also list markers already present and skipped tasks")
+    parser.add_argument("--no-wait", action="store_true",
+                        help="do not wait for remediation the orchestrator queued; a later run "
+                             "applies it")
+    parser.add_argument("--wait", type=float, default=DEFAULT_WAIT, metavar="SECONDS",
+                        help=f"wait at most this long for queued remediation "
+                             f"(default: {DEFAULT_WAIT:.0f})")
     parser.add_argument("--no-log", action="store_true",
                         help="do not send progress to /api/ops/log")
     parser.add_argument("--no-fsync", action="store_true", help=argparse.SUPPRESS)
@@ -1336,7 +1682,8 @@ def main(argv: list[str] | None = None) -> int:
     if not os.path.isdir(args.root):
         out.error(f"--root {args.root!r} is not a directory")
         return EXIT_USAGE
-    client = Orchestrator(base_url, os.environ.get(TOKEN_ENV), timeout=args.timeout)
+    client = Orchestrator(base_url, os.environ.get(TOKEN_ENV), timeout=args.timeout,
+                          user_agent=USER_AGENT)
     run = Run(args, client, out)
     try:
         return run.execute()
@@ -1350,7 +1697,9 @@ def main(argv: list[str] | None = None) -> int:
         run.ops.close(1.0)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        out.error("interrupted")
+        out.error("interrupted" + (": run factory_init.py again to pick up the queued "
+                                   "remediation" if os.path.exists(os.path.join(
+                                       run.mc_dir, PENDING_FILE_NAME)) else ""))
         return 130
 
 

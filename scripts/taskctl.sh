@@ -4,30 +4,358 @@
 # Reads .mission_control/tasks.json (written by factory_init.py). Status changes are written
 # there at once and pushed to the orchestrator, which is the single source of truth; when it
 # cannot be reached they wait in .mission_control/queue.jsonl until `taskctl sync` (or any
-# later command that reaches it) pushes them, in order.
+# later command that reaches it) pushes them, in order. `taskctl next` claims a task with a
+# lease that `taskctl heartbeat` extends. Run `taskctl.sh --help` for usage.
 #
-# Needs bash, jq, curl and flock (util-linux). Run `taskctl.sh --help` for usage.
+# Why bash around Python: the checkout's state protocol (tasks.json, the offline queue, the
+# leases, the lock every writer takes) and the orchestrator client have one implementation, in
+# Python, shared with factory_init.py. Each script must still work when dropped alone into a
+# factory checkout, so that code travels inside this file (the heredoc below) instead of being
+# looked up next to it: the shared block is a verbatim copy of the one in factory_init.py
+# (scripts/embed_shared.py refreshes it; a test fails while they differ), and the rest is
+# taskctl's own commands. Needs bash and python3 (standard library only), as factory_init.py
+# does.
 
-set -u -o pipefail
+set -u
 
-readonly EXIT_OK=0 EXIT_ERROR=1 EXIT_USAGE=2 EXIT_NONE=3 EXIT_CONFLICT=4
-readonly STATUSES="pending in_progress complete blocked"
-readonly ID_RE='^[A-Za-z0-9_-]{1,64}$'
+if ! command -v python3 >/dev/null 2>&1; then
+	echo "taskctl: python3 is required but not installed" >&2
+	exit 1
+fi
 
-usage() {
-	cat <<'EOF'
+IFS= read -r -d '' TASKCTL_PY <<'PY'
+"""taskctl's commands (the Python inside taskctl.sh, run as `python3 -I -S -c "$TASKCTL_PY"`)."""
+
+from __future__ import annotations
+
+import datetime
+import sys
+
+# >>> mission-control shared block >>>
+# The factory side's one implementation of the checkout's state (.mission_control/: tasks.json,
+# the offline queue of status changes, leases, the lock every writer takes) and of talking to
+# the orchestrator. Each factory script must work when dropped alone into a checkout, so this
+# block travels inside each of them: factory_init.py holds the original, taskctl.sh carries a
+# verbatim copy in its embedded Python. Edit it here, then run `python3 scripts/embed_shared.py`;
+# the tests fail while the copies differ.
+import contextlib
+import fcntl
+import json
+import os
+import re
+import tempfile
+import time
+import urllib.parse
+from typing import Any, Iterator
+
+MC_DIR_NAME = ".mission_control"
+TASKS_FILE_NAME = "tasks.json"
+QUEUE_FILE_NAME = "queue.jsonl"            # status changes not yet pushed, oldest first
+REJECTED_FILE_NAME = "queue.rejected.jsonl"  # changes the orchestrator refused, for the record
+LEASES_FILE_NAME = "leases.json"           # uuid -> lease this checkout holds (taskctl next)
+LOCK_FILE_NAME = ".lock"                   # held for every read-modify-write of the files above
+SYNC_LOCK_FILE_NAME = ".sync.lock"         # held while pushing the queue: one pusher at a time
+
+TOKEN_ENV = "MISSION_CONTROL_TOKEN"
+STATUSES = ("pending", "in_progress", "complete", "blocked")
+# Task ids go verbatim into source files and paths, so only plain identifiers are accepted
+# (the orchestrator issues 6-character nanoids).
+TASK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RETRY_DELAY = 0.5  # seconds before the first retry of a request; doubles after each
+
+
+def atomic_write(path: str, data: bytes, *, like: os.stat_result | None = None,
+                 mode: int = 0o644, fsync: bool = True) -> None:
+    """Replace `path` with `data` so readers see the old or the new file, never a part.
+
+    The temporary file sits in the same folder (rename is atomic only within a filesystem) and
+    takes the mode and, where allowed, the owner of the file it replaces.
+    """
+    folder = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.chmod(tmp, (like.st_mode & 0o7777) if like else mode)
+        if like is not None and (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
+            with contextlib.suppress(OSError):
+                os.chown(tmp, like.st_uid, like.st_gid)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def replace_file(path: str, data: bytes, fsync: bool = True) -> None:
+    """atomic_write keeping the mode and owner of the file being replaced, if there is one."""
+    like = None
+    with contextlib.suppress(FileNotFoundError):
+        like = os.stat(path)
+    atomic_write(path, data, like=like, fsync=fsync)
+
+
+@contextlib.contextmanager
+def file_lock(mc_dir: str, timeout: float = 30.0,
+              name: str = LOCK_FILE_NAME) -> Iterator[None]:
+    """Exclusive flock(2) on .mission_control/<name>. Every writer of tasks.json, the queue and
+    the leases holds .lock, so no update is lost however many agents share the checkout."""
+    fd = os.open(os.path.join(mc_dir, name), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"could not lock {mc_dir}/{name} "
+                                       f"within {timeout:.0f}s") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def read_json_file(path: str) -> Any | None:
+    """The file's JSON, or None when it is missing or unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def read_queue(path: str) -> list[dict]:
+    """Entries of the offline queue (one JSON object a line); a line left torn by a crash
+    mid-append is skipped."""
+    entries: list[dict] = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                with contextlib.suppress(ValueError):
+                    obj = json.loads(line)
+                    if isinstance(obj, dict):
+                        entries.append(obj)
+    except FileNotFoundError:
+        pass
+    return entries
+
+
+def compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def append_jsonl(path: str, entry: dict) -> None:
+    """Append one entry (the caller holds the lock). A torn last line left by a crash is ended
+    first, so it cannot swallow the new entry."""
+    with open(path, "a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        prefix = b""
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                prefix = b"\n"
+        fh.write(prefix + (compact_json(entry) + "\n").encode("utf-8"))
+
+
+def rewrite_queue(path: str, entries: list[dict]) -> None:
+    """Replace the queue with `entries` (the caller holds the lock); torn lines are dropped."""
+    data = "".join(compact_json(e) + "\n" for e in entries).encode("utf-8")
+    replace_file(path, data, fsync=False)
+
+
+def dump_json(doc: Any) -> bytes:
+    """tasks.json text: one key a line and one task a line. Readable, grep-friendly, and
+    written by the C encoder (indent= would use the pure-Python one, 10x slower)."""
+    if not isinstance(doc, dict):
+        return (json.dumps(doc, ensure_ascii=False) + "\n").encode("utf-8")
+    out = ["{"]
+    items = list(doc.items())
+    for i, (key, value) in enumerate(items):
+        comma = "," if i + 1 < len(items) else ""
+        name = json.dumps(key, ensure_ascii=False)
+        if key == "tasks" and isinstance(value, list) and value:
+            out.append(f"  {name}: [")
+            last = len(value) - 1
+            out.extend(f"    {json.dumps(t, ensure_ascii=False)}{',' if j < last else ''}"
+                       for j, t in enumerate(value))
+            out.append(f"  ]{comma}")
+        else:
+            out.append(f"  {name}: {json.dumps(value, ensure_ascii=False)}{comma}")
+    out.append("}")
+    return ("\n".join(out) + "\n").encode("utf-8")
+
+
+def set_task_status(task: dict, status: str, reason: str | None = None) -> None:
+    """A local status change: a blocked task keeps its reason unless a new one is given; any
+    other status drops the reason and the follow-up id."""
+    task["status"] = status
+    if status == "blocked":
+        if reason:
+            task["blocked_reason"] = reason
+    else:
+        task.pop("blocked_reason", None)
+        task.pop("followup_id", None)
+
+
+def normalize_base_url(url: str) -> str:
+    """Base URL without a trailing slash or /api, which callers sometimes include."""
+    parsed = urllib.parse.urlsplit(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    path = parsed.path.rstrip("/")
+    if path.endswith("/api"):
+        path = path[: -len("/api")]
+    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
+
+
+def error_text(body: Any) -> tuple[str | None, str | None]:
+    """(code, message) from {"error": {"code", "message"}} or an older {"error": "..."}."""
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict):
+            return err.get("code"), err.get("message")
+        if isinstance(err, str):
+            return None, err
+    return None, None
+
+
+class OrchestratorError(Exception):
+    """The orchestrator answered with an error, or could not be reached (status None)."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None,
+                 body: Any = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.body = body
+
+
+class Reply:
+    """One HTTP answer: status, parsed JSON (None if the body is empty or not JSON), raw text."""
+
+    def __init__(self, status: int, raw: bytes, retry_after: str | None = None):
+        self.status = status
+        self.text = raw.decode("utf-8", "replace")
+        self.retry_after = retry_after
+        self.json_ok = True
+        try:
+            self.body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            self.body, self.json_ok = None, False
+
+    @property
+    def code(self) -> str | None:
+        return error_text(self.body)[0]
+
+
+class Orchestrator:
+    """Small JSON-over-HTTP client (urllib) with bearer auth and bounded retries. The token
+    goes in a header, never on a command line or into a message."""
+
+    RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 30.0,
+                 user_agent: str = "mission-control-factory"):
+        self.base_url = base_url
+        self.token = token or None
+        self.timeout = timeout
+        self.user_agent = user_agent
+
+    def send(self, method: str, path: str, body: Any = None, *,
+             headers: dict[str, str] | None = None, timeout: float | None = None) -> Reply:
+        """One attempt. Raises OrchestratorError(status=None) when unreachable."""
+        # Imported here: they cost more than the rest of a local taskctl command together.
+        import http.client
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        req = urllib.request.Request(self.base_url + path, data=data, method=method)
+        req.add_header("Accept", "application/json")
+        req.add_header("User-Agent", self.user_agent)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return Reply(resp.status, resp.read())
+        except urllib.error.HTTPError as exc:
+            retry_after = exc.headers.get("Retry-After") if exc.headers else None
+            return Reply(exc.code, exc.read(), retry_after)
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise OrchestratorError(f"cannot reach {self.base_url}: {reason}") from None
+
+    def request(self, method: str, path: str, body: Any = None, *,
+                headers: dict[str, str] | None = None, timeout: float | None = None,
+                attempts: int = 1) -> tuple[int, Any]:
+        """(status, parsed JSON body). Raises OrchestratorError(status=None) when unreachable
+        after `attempts` tries, and on a non-JSON answer. Only idempotent calls retry."""
+        last: OrchestratorError | None = None
+        for attempt in range(max(1, attempts)):
+            if attempt:
+                time.sleep(min(RETRY_DELAY * 2 ** (attempt - 1), 4.0))
+            try:
+                reply = self.send(method, path, body, headers=headers, timeout=timeout)
+            except OrchestratorError as exc:
+                last = exc
+                continue
+            if not reply.json_ok and 200 <= reply.status < 300:
+                raise OrchestratorError(f"{method} {path} answered {reply.status} with non-JSON "
+                                        f"content", status=reply.status)
+            if reply.status in self.RETRY_STATUSES and attempt + 1 < attempts:
+                with contextlib.suppress(TypeError, ValueError):
+                    time.sleep(min(float(reply.retry_after), 5.0, RETRY_DELAY * 10))
+                last = OrchestratorError(f"{method} {path} answered {reply.status}",
+                                         status=reply.status)
+                continue
+            return reply.status, reply.body
+        assert last is not None
+        raise last
+# <<< mission-control shared block <<<
+
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NONE, EXIT_CONFLICT = 0, 1, 2, 3, 4
+USER_AGENT = "taskctl/2"
+HELP_TIMEOUT = 60.0  # seconds: a docs search and a model answer can be slow
+BLOCK_LOG_TIMEOUT = 3.0
+MAX_NOTE_JSON = 1500  # bytes of a block reason sent as the status change's note (body <= 4 KiB)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"  # the orchestrator's timestamps, UTC
+
+USAGE = """\
 Usage: taskctl.sh <command> [arguments]
 
 Reading (local, works offline):
   list [STATUS]              one task a line: uuid<TAB>file_path<TAB>status
   get <id>                   the task's instruction
-  status <id>                the task's status
+  status <id>                the task's status (and, on stderr, the lease this checkout holds)
+  status                     the leases this checkout holds: uuid<TAB>agent<TAB>expires_at<TAB>token
   show <id>                  the task as JSON
-  next                       uuid of the first pending task (exit 3 when there is none)
   queue                      status changes waiting to be pushed: id<TAB>uuid<TAB>status<TAB>queued_at
 
+Claiming (needs the orchestrator):
+  next [--lease-seconds N]   claim the order's oldest pending task for this agent and print its
+                             uuid; the lease (default 900 s) is kept in .mission_control/ and sent
+                             with complete/block. Exit 3 when no task is pending. Offline, or
+                             when the orchestrator cannot claim, it prints the first locally
+                             pending task without claiming it (a warning says so).
+  heartbeat [<id>] [--lease-seconds N]
+                             extend the lease on <id> (default: every lease this agent holds here)
+
 Changing (local at once, then pushed to the orchestrator):
-  start <id>                 claim the task: pending -> in_progress (refused if no longer pending)
+  start <id>                 claim the task: pending -> in_progress (refused if no longer pending);
+                             on the task `next` just claimed it confirms that claim, once
   complete <id>              mark the task complete
   block <id> <reason>        mark the task blocked, with the reason sent to the operation log
   sync                       push queued changes now
@@ -42,627 +370,940 @@ Environment:
   MISSION_CONTROL_TOKEN      bearer token for the orchestrator's /api routes
   MISSION_CONTROL_DIR        the .mission_control folder (default: ./.mission_control, or the
                              nearest one in a parent folder)
-  MISSION_CONTROL_AGENT      agent name sent with `help` (default: $USER)
+  MISSION_CONTROL_AGENT      this agent's name, for leases and `help` (default: user@host)
   MISSION_CONTROL_TIMEOUT    seconds per request (default: 10)
 
 Exit codes:
   0  done; a change the orchestrator could not be reached for is queued (a warning says so)
   1  error: no tasks.json, unknown task id, change rejected, token refused, I/O failure
   2  bad command line
-  3  nothing to do: `next` found no pending task; `sync` left changes queued (unreachable)
-  4  conflict: the orchestrator has the task in another state (e.g. `start` on a claimed task)
-EOF
-}
+  3  nothing to do: `next` found no pending task; `sync` left changes queued (unreachable);
+     `heartbeat` found no lease
+  4  conflict: the orchestrator has the task in another state (e.g. `start` on a claimed task),
+     or the lease was lost (expired, or the task was claimed again since)
+"""
 
-err() { printf 'taskctl: %s\n' "$*" >&2; }
-die() { err "$2"; exit "$1"; }
 
-TMP_FILES=()
-cleanup() { [ "${#TMP_FILES[@]}" -eq 0 ] || rm -f -- "${TMP_FILES[@]}"; }
-trap cleanup EXIT
+class Exit(Exception):
+    """Ends the command: exit code, and a message for stderr."""
 
-# --------------------------------------------------------------------------------------------
-# Setup
-# --------------------------------------------------------------------------------------------
+    def __init__(self, code: int, message: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.message = message
 
-require_tools() {
-	local tool
-	for tool in "$@"; do
-		command -v "$tool" >/dev/null 2>&1 || die $EXIT_ERROR "$tool is required but not installed"
-	done
-}
 
-# The .mission_control folder: $MISSION_CONTROL_DIR, else the nearest one from here upwards
-# (agents often work in a subfolder of the checkout).
-find_mc_dir() {
-	if [ -n "${MISSION_CONTROL_DIR:-}" ]; then
-		MC_DIR=${MISSION_CONTROL_DIR%/}
-	else
-		local dir=$PWD
-		MC_DIR=""
-		while :; do
-			if [ -f "$dir/.mission_control/tasks.json" ]; then
-				MC_DIR="$dir/.mission_control"
-				break
-			fi
-			[ "$dir" = / ] || [ -z "$dir" ] && break
-			dir=$(dirname -- "$dir")
-		done
-		[ -n "$MC_DIR" ] || MC_DIR="$PWD/.mission_control"
-	fi
-	TASKS_FILE="$MC_DIR/tasks.json"
-	QUEUE_FILE="$MC_DIR/queue.jsonl"
-	REJECTED_FILE="$MC_DIR/queue.rejected.jsonl"
-	LOCK_FILE="$MC_DIR/.lock"
-	SYNC_LOCK_FILE="$MC_DIR/.sync.lock"
-}
+def err(message: str) -> None:
+    sys.stdout.flush()
+    print(f"taskctl: {message}", file=sys.stderr, flush=True)
 
-# Each jq start costs ~40 ms here, so a command checks tasks.json in the same jq run that
-# reads or changes it rather than in a run of its own.
-load_tasks() {
-	find_mc_dir
-	[ -f "$TASKS_FILE" ] || die $EXIT_ERROR "no $TASKS_FILE; run factory_init.py <ORDER_ID> <ORCHESTRATOR_URL> in the checkout first"
-}
 
-die_invalid_tasks() {
-	die $EXIT_ERROR "$TASKS_FILE is not a task list (invalid JSON or no \"tasks\" array)"
-}
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
-die_unknown_id() {
-	die $EXIT_ERROR "unknown task id '$1' (not in $TASKS_FILE)"
-}
 
-check_id_form() {
-	[ -n "${1:-}" ] || die $EXIT_USAGE "missing task id (see taskctl.sh --help)"
-	[[ $1 =~ $ID_RE ]] || die $EXIT_ERROR "unknown task id '$1' (not a task id)"
-}
+def agent_identity() -> str:
+    """MISSION_CONTROL_AGENT, else user@host: distinct for two agents on two machines."""
+    agent = os.environ.get("MISSION_CONTROL_AGENT", "").strip()
+    if agent:
+        return agent
+    import getpass
+    import socket
 
-# task_query ID FILTER: print FILTER applied to the task.
-task_query() {
-	local out
-	out=$(jq -r --arg id "$1" 'if (.tasks | type) != "array" then "!invalid"
-		else (first(.tasks[] | select(.uuid == $id)) // null) as $task
-		| if $task == null then "!unknown" else "+", ($task | '"$2"') end end' \
-		"$TASKS_FILE" 2>/dev/null) || die_invalid_tasks
-	case $out in
-	"+") echo ;;
-	"+"$'\n'*) printf '%s\n' "${out#+$'\n'}" ;;
-	"!unknown") die_unknown_id "$1" ;;
-	*) die_invalid_tasks ;;
-	esac
-}
+    user = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if not user:
+        with contextlib.suppress(Exception):
+            user = getpass.getuser()
+    return f"{user or 'agent'}@{socket.gethostname() or 'localhost'}"
 
-resolve_remote() {
-	local url=${MISSION_CONTROL_URL:-}
-	[ -n "$url" ] || url=$(jq -r '.orchestrator_url // empty' "$TASKS_FILE" 2>/dev/null)
-	url=${url%/}
-	url=${url%/api}
-	case $url in
-	http://* | https://* | "") ;;
-	*)
-		err "ignoring orchestrator URL '$url': not http(s)"
-		url=""
-		;;
-	esac
-	BASE_URL=$url
-	TOKEN=${MISSION_CONTROL_TOKEN:-}
-	TIMEOUT=${MISSION_CONTROL_TIMEOUT:-10}
-	[[ $TIMEOUT =~ ^[0-9]+([.][0-9]+)?$ ]] || TIMEOUT=10
-	LOCK_WAIT=${MISSION_CONTROL_LOCK_WAIT:-30}
-	SYNC_WAIT=${MISSION_CONTROL_SYNC_WAIT:-60}
-}
 
-# The tasks file and one task id in it.
-load_task() {
-	check_id_form "${1:-}"
-	load_tasks
-	task_query "$1" '.uuid' >/dev/null
-}
+def describe_expiry(expires_at: Any, now: float | None = None) -> str:
+    """'2025-01-01 12:00:00 UTC (in 14m 58s)' or '... (expired 3m ago)'."""
+    if not isinstance(expires_at, str):
+        return "an unknown time"
+    try:
+        when = datetime.datetime.strptime(expires_at[:19].replace("T", " "), TIME_FORMAT)
+    except ValueError:
+        return expires_at
+    left = int(when.replace(tzinfo=datetime.timezone.utc).timestamp()
+               - (time.time() if now is None else now))
+    span = abs(left)
+    text = (f"{span // 3600}h {span % 3600 // 60}m" if span >= 3600
+            else f"{span // 60}m {span % 60}s" if span >= 60 else f"{span}s")
+    return f"{expires_at[:19]} UTC ({'in ' + text if left >= 0 else 'expired ' + text + ' ago'})"
+
+
+def tsv(values: list[Any]) -> str:
+    """One line of tab-separated values, escaped like jq's @tsv."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append("")
+        elif isinstance(v, str):
+            out.append(v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+                       .replace("\r", "\\r"))
+        else:
+            out.append(json.dumps(v))
+    return "\t".join(out)
+
+
+def raw_text(value: Any) -> str:
+    """A value as `jq -r` prints it: strings bare, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def check_id_form(uuid: str | None) -> str:
+    if not uuid:
+        raise Exit(EXIT_USAGE, "missing task id (see taskctl.sh --help)")
+    if not TASK_ID_RE.match(uuid):
+        raise Exit(EXIT_ERROR, f"unknown task id '{uuid}' (not a task id)")
+    return uuid
+
 
 # --------------------------------------------------------------------------------------------
-# Locked file updates. Every read-modify-write of tasks.json and the queue holds the data lock
-# (.lock, which factory_init.py also takes) and replaces the file by rename, so concurrent
-# agents lose no update and nobody ever reads a half-written file.
+# The checkout's files
 # --------------------------------------------------------------------------------------------
 
-with_lock() {
-	{
-		flock -w "$LOCK_WAIT" 9 || {
-			err "could not lock $LOCK_FILE within ${LOCK_WAIT}s"
-			return 1
-		}
-		"$@"
-	} 9>>"$LOCK_FILE"
-}
 
-# replace_with_jq FILE JQ-ARGS...: FILE := jq output, via a temporary file in the same folder
-# (rename is atomic only within one filesystem). The caller holds the lock.
-replace_with_jq() {
-	local file=$1 tmp
-	shift
-	JQ_ERROR=""
-	tmp=$(mktemp "$MC_DIR/.${file##*/}.XXXXXX") || return 1
-	TMP_FILES+=("$tmp")
-	if [ -e "$file" ]; then
-		JQ_ERROR=$(jq "$@" "$file" 2>&1 >"$tmp") || return 1
-		chmod --reference="$file" "$tmp" 2>/dev/null || chmod 644 "$tmp"
-	else
-		: >"$tmp"
-		chmod 644 "$tmp"
-	fi
-	sync -- "$tmp" 2>/dev/null || true
-	mv -f -- "$tmp" "$file"
-}
+class Checkout:
+    """.mission_control/ of this checkout: $MISSION_CONTROL_DIR, else the nearest one from
+    here upwards (agents often work in a subfolder), else ./.mission_control."""
 
-# set_local_status UUID STATUS [REASON]: a blocked task keeps its reason unless a new one is
-# given; any other status drops the reason and follow-up id. Fails (JQ_ERROR says why) on an
-# unknown id or an invalid tasks.json.
-set_local_status() {
-	# shellcheck disable=SC2016 # $id, $st and $reason are jq variables
-	replace_with_jq "$TASKS_FILE" --arg id "$1" --arg st "$2" --arg reason "${3:-}" '
-		if (.tasks | type) != "array" then error("not a task list")
-		elif any(.tasks[]; .uuid == $id) | not then error("unknown task id")
-		else .tasks |= map(if .uuid == $id then
-			.status = $st
-			| if $st == "blocked" then (if $reason != "" then .blocked_reason = $reason else . end)
-			  else del(.blocked_reason, .followup_id) end
-		else . end) end'
-}
+    def __init__(self) -> None:
+        explicit = os.environ.get("MISSION_CONTROL_DIR", "")
+        if explicit:
+            self.dir = explicit.rstrip("/") or "/"
+        else:
+            here = os.environ.get("PWD") or ""  # the logical path, as the shell shows it
+            try:
+                if not here or not os.path.samefile(here, "."):
+                    here = os.getcwd()
+            except OSError:
+                here = os.getcwd()
+            self.dir = os.path.join(here, MC_DIR_NAME)
+            probe = here
+            while True:
+                if os.path.isfile(os.path.join(probe, MC_DIR_NAME, TASKS_FILE_NAME)):
+                    self.dir = os.path.join(probe, MC_DIR_NAME)
+                    break
+                parent = os.path.dirname(probe)
+                if parent == probe:
+                    break
+                probe = parent
+        self.tasks_file = os.path.join(self.dir, TASKS_FILE_NAME)
+        self.queue_file = os.path.join(self.dir, QUEUE_FILE_NAME)
+        self.rejected_file = os.path.join(self.dir, REJECTED_FILE_NAME)
+        self.leases_file = os.path.join(self.dir, LEASES_FILE_NAME)
+        self.lock_wait = env_seconds("MISSION_CONTROL_LOCK_WAIT", 30.0)
+        self.sync_wait = env_seconds("MISSION_CONTROL_SYNC_WAIT", 60.0)
 
-# Queue lines are JSON objects; `fromjson?` skips a line left torn by a crash mid-append.
-queue_snapshot() {
-	[ -s "$QUEUE_FILE" ] || return 0
-	jq -c -R 'fromjson? // empty | select(type == "object")' "$QUEUE_FILE"
-}
+    def require(self) -> None:
+        if not os.path.isfile(self.tasks_file):
+            raise Exit(EXIT_ERROR, f"no {self.tasks_file}; run factory_init.py <ORDER_ID> "
+                                   f"<ORCHESTRATOR_URL> in the checkout first")
 
-# One line per queued entry, ready for push_entry: id, uuid, status, request body, entry.
-# All fields are compact JSON or plain ids, so they hold no tab or newline.
-queue_work() {
-	[ -s "$QUEUE_FILE" ] || return 0
-	jq -r -R 'fromjson? // empty | select(type == "object") |
-		[(.id // "" | tostring), (.uuid // "" | tostring), (.status // "" | tostring),
-		 ({status} + (if .expected_status then {expected_status} else {} end) | tojson),
-		 tojson] | join("\t")' "$QUEUE_FILE"
-}
+    def invalid(self) -> Exit:
+        return Exit(EXIT_ERROR, f"{self.tasks_file} is not a task list (invalid JSON or no "
+                                f"\"tasks\" array)")
 
-# Entry ids are unique and lines are written compact by this script, so a fixed-string grep
-# finds an entry's line (cheaper than another jq run).
-queue_remove() {
-	[ -e "$QUEUE_FILE" ] || return 0
-	local tmp
-	tmp=$(mktemp "$MC_DIR/.queue.jsonl.XXXXXX") || return 1
-	TMP_FILES+=("$tmp")
-	grep -vF -- "\"id\":\"$1\"" "$QUEUE_FILE" >"$tmp"
-	[ $? -le 1 ] || return 1 # 1 only means no line is left
-	chmod --reference="$QUEUE_FILE" "$tmp" 2>/dev/null || true
-	mv -f -- "$tmp" "$QUEUE_FILE"
-}
+    def read_doc(self) -> dict:
+        self.require()
+        doc = read_json_file(self.tasks_file)
+        if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), list):
+            raise self.invalid()
+        return doc
 
-# enqueue_change UUID STATUS EXPECTED REASON: record the change locally (tasks.json and the
-# queue) in one locked step. Sets ENTRY_ID.
-enqueue_change() {
-	local entry now
-	ENTRY_ID="$(date +%s%N)-$$-$RANDOM"
-	now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-	if [ -z "$4" ]; then
-		# Only ids and status names: nothing to escape, so no jq run is needed.
-		entry=$(printf '{"id":"%s","op":"status","uuid":"%s","status":"%s","queued_at":"%s"%s}' \
-			"$ENTRY_ID" "$1" "$2" "$now" "${3:+,\"expected_status\":\"$3\"}")
-	else
-		entry=$(jq -cn --arg id "$ENTRY_ID" --arg uuid "$1" --arg st "$2" --arg exp "$3" \
-		--arg reason "$4" --arg at "$now" '
-		{id: $id, op: "status", uuid: $uuid, status: $st, queued_at: $at}
-		+ (if $exp != "" then {expected_status: $exp} else {} end)
-		+ (if $reason != "" then {reason: $reason} else {} end)') || return 1
-	fi
-	set_local_status "$1" "$2" "$4" || return 1
-	printf '%s\n' "$entry" >>"$QUEUE_FILE" || {
-		err "could not append to $QUEUE_FILE"
-		return 1
-	}
-}
+    def task(self, doc: dict, uuid: str) -> dict:
+        for task in doc["tasks"]:
+            if isinstance(task, dict) and task.get("uuid") == uuid:
+                return task
+        raise Exit(EXIT_ERROR, f"unknown task id '{uuid}' (not in {self.tasks_file})")
 
-# reject_entry ID LINE HTTP_CODE ERROR_JSON: move an entry the orchestrator refused to the
-# rejected log (it would fail again) and drop it from the queue.
-reject_entry() {
-	local id=$1 line=$2 code=$3 error=$4
-	jq -cn --argjson entry "$line" --arg code "$code" --arg at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-		--argjson error "$error" \
-		'$entry + {rejected_at: $at, http_status: ($code | tonumber? // $code), error: $error}' \
-		>>"$REJECTED_FILE" || return 1
-	queue_remove "$id"
-}
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """The data lock (.lock, which factory_init.py takes too)."""
+        try:
+            with file_lock(self.dir, self.lock_wait):
+                yield
+        except TimeoutError as exc:
+            raise Exit(EXIT_ERROR, str(exc)) from None
+
+    def write_doc(self, doc: dict) -> None:
+        replace_file(self.tasks_file, dump_json(doc))
+
+    def queue(self) -> list[dict]:
+        return read_queue(self.queue_file)
+
+    def queue_has(self, key: str, value: str) -> bool:
+        return any(e.get(key) == value for e in self.queue())
+
+    def remove_from_queue(self, entry_id: str) -> None:
+        entries = self.queue()
+        if any(e.get("id") == entry_id for e in entries) or entries_torn(self.queue_file):
+            rewrite_queue(self.queue_file, [e for e in entries if e.get("id") != entry_id])
+
+    def rejected(self) -> list[dict]:
+        return read_queue(self.rejected_file)
+
+    def leases(self) -> dict[str, dict]:
+        data = read_json_file(self.leases_file)
+        if not isinstance(data, dict):
+            return {}
+        return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+    def write_leases(self, leases: dict[str, dict]) -> None:
+        if leases or os.path.exists(self.leases_file):
+            replace_file(self.leases_file, (json.dumps(leases, indent=2, sort_keys=True)
+                                            + "\n").encode("utf-8"), fsync=False)
+
+
+def entries_torn(path: str) -> bool:
+    """True when the queue holds a line that is not an entry (left by a crash)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.strip():
+                    try:
+                        if not isinstance(json.loads(line), dict):
+                            return True
+                    except ValueError:
+                        return True
+    except FileNotFoundError:
+        pass
+    return False
+
+
+def env_seconds(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", value):
+        return float(value)
+    return default
+
 
 # --------------------------------------------------------------------------------------------
-# HTTP
+# The orchestrator
 # --------------------------------------------------------------------------------------------
 
-# http METHOD PATH [BODY] [TIMEOUT]: sets HTTP_CODE (000 when unreachable), HTTP_BODY and
-# HTTP_ERROR. The token goes in through a file descriptor, never on curl's command line.
-http() {
-	local method=$1 path=$2 body=${3-} max_time=${4:-$TIMEOUT} out errf
-	out=$(mktemp) && errf=$(mktemp) || return 1
-	TMP_FILES+=("$out" "$errf")
-	local args=(-sS -X "$method" --connect-timeout 5 --max-time "$max_time"
-		-o "$out" -w '%{http_code}' -H 'Accept: application/json' -H 'User-Agent: taskctl/1')
-	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary @-)
-	if [ -n "$TOKEN" ]; then
-		HTTP_CODE=$(printf '%s' "$body" | curl "${args[@]}" \
-			-H @<(printf 'Authorization: Bearer %s\n' "$TOKEN") -- "$BASE_URL$path" 2>"$errf")
-	else
-		HTTP_CODE=$(printf '%s' "$body" | curl "${args[@]}" -- "$BASE_URL$path" 2>"$errf")
-	fi
-	[[ $HTTP_CODE =~ ^[0-9]{3}$ ]] || HTTP_CODE=000
-	HTTP_BODY=$(cat "$out")
-	HTTP_ERROR=$(head -c 300 "$errf")
-	rm -f -- "$out" "$errf"
-}
 
-# The `{"error": {...}}` of the last answer as compact JSON (or a synthesized one).
-http_error_json() {
-	local json
-	json=$(jq -c 'if type != "object" then {message: tostring}
-		elif (.error | type) == "object" then .error
-		elif .error then {message: (.error | tostring)}
-		else {message: "no error in the answer"} end' <<<"$HTTP_BODY" 2>/dev/null)
-	[ -n "$json" ] || json=$(jq -cn --arg m "${HTTP_BODY:0:200}" '{message: $m}')
-	printf '%s' "$json"
-}
+class Remote:
+    """Where the orchestrator is: MISSION_CONTROL_URL, else tasks.json's orchestrator_url."""
 
-http_error_text() {
-	if [ "$HTTP_CODE" = 000 ]; then
-		printf 'cannot reach %s: %s' "$BASE_URL" "${HTTP_ERROR:-no answer}"
-		return
-	fi
-	local text
-	text=$(jq -r 'if (.error | type) == "object" then
-			[(.error.code // empty), (.error.message // empty)] | join(": ")
-		elif .error then .error | tostring else empty end' <<<"$HTTP_BODY" 2>/dev/null)
-	printf 'HTTP %s%s' "$HTTP_CODE" "${text:+ $text}"
-	if [ "$HTTP_CODE" = 401 ] || [ "$HTTP_CODE" = 403 ]; then
-		if [ -n "$TOKEN" ]; then printf ' (check MISSION_CONTROL_TOKEN)'; else printf ' (set MISSION_CONTROL_TOKEN)'; fi
-	fi
-}
+    def __init__(self, checkout: Checkout):
+        url = os.environ.get("MISSION_CONTROL_URL", "")
+        if not url:
+            doc = read_json_file(checkout.tasks_file)
+            if isinstance(doc, dict) and isinstance(doc.get("orchestrator_url"), str):
+                url = doc["orchestrator_url"]
+        self.base_url = ""
+        if url:
+            try:
+                self.base_url = normalize_base_url(url)
+            except ValueError:
+                err(f"ignoring orchestrator URL '{url}': not http(s)")
+        self.token = os.environ.get(TOKEN_ENV) or None
+        self.timeout = env_seconds("MISSION_CONTROL_TIMEOUT", 10.0)
+        self.client = Orchestrator(self.base_url, self.token, self.timeout, USER_AGENT)
+
+    def call(self, method: str, path: str, body: Any = None,
+             timeout: float | None = None) -> Reply:
+        """One request; status 0 when the orchestrator cannot be reached."""
+        try:
+            return self.client.send(method, path, body, timeout=timeout)
+        except OrchestratorError as exc:
+            reply = Reply(0, b"")
+            reply.text = str(exc)
+            return reply
+
+    def no_url_hint(self) -> str:
+        return "no orchestrator URL (set MISSION_CONTROL_URL or re-run factory_init.py)"
+
+    def describe(self, reply: Reply) -> str:
+        """'HTTP 409 status_conflict: ...', or why the orchestrator could not be reached."""
+        if reply.status == 0:
+            return reply.text
+        code, message = error_text(reply.body)
+        text = ": ".join(str(x) for x in (code, message) if x)
+        out = f"HTTP {reply.status}" + (f" {text}" if text else "")
+        if reply.status in (401, 403):
+            out += f" ({'check' if self.token else 'set'} {TOKEN_ENV})"
+        return out
+
+
+def error_json(reply: Reply) -> dict:
+    """The answer's {"error": {...}} object, or one made from whatever came back."""
+    body = reply.body
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        return body["error"]
+    if isinstance(body, dict) and body.get("error"):
+        return {"message": str(body["error"])}
+    if isinstance(body, dict):
+        return {"message": "no error in the answer"}
+    if body is not None:
+        return {"message": json.dumps(body)}
+    return {"message": reply.text[:200]}
+
+
+def transient(status: int) -> bool:
+    return status in (0, 408, 429) or 500 <= status <= 599
+
+
+# --------------------------------------------------------------------------------------------
+# Leases and local state changes (callers hold the data lock)
+# --------------------------------------------------------------------------------------------
+
+
+def drop_lease(co: Checkout, uuid: str, token: Any = None) -> None:
+    """Forget the lease on `uuid` (only if it is still the one with `token`, when given)."""
+    leases = co.leases()
+    lease = leases.get(uuid)
+    if lease is not None and (token is None or lease.get("token") == token):
+        del leases[uuid]
+        co.write_leases(leases)
+
+
+def adopt_status(co: Checkout, uuid: str, status: str) -> None:
+    """Take the orchestrator's status, unless a newer local change for the task is queued."""
+    if status not in STATUSES or co.queue_has("uuid", uuid):
+        return
+    doc = read_json_file(co.tasks_file)
+    if not isinstance(doc, dict) or not isinstance(doc.get("tasks"), list):
+        return
+    for task in doc["tasks"]:
+        if isinstance(task, dict) and task.get("uuid") == uuid:
+            set_task_status(task, status)
+            co.write_doc(doc)
+            return
+
+
+def reject(co: Checkout, entry: dict, http_status: int, error: dict) -> None:
+    """Move an entry the orchestrator refused (it would fail again) to the rejected log."""
+    append_jsonl(co.rejected_file, dict(entry, rejected_at=utc_now(), http_status=http_status,
+                                        error=error))
+    co.remove_from_queue(entry.get("id"))
+
+
+def server_state(remote: Remote, uuid: str) -> tuple[str | None, str | None]:
+    """(status, claimed_by) of the task on the orchestrator, or Nones when unknown."""
+    reply = remote.call("GET", f"/api/task/{uuid}")
+    if 200 <= reply.status < 300 and isinstance(reply.body, dict):
+        status, holder = reply.body.get("status"), reply.body.get("claimed_by")
+        return (status if isinstance(status, str) else None,
+                holder if isinstance(holder, str) else None)
+    return None, None
+
+
+def state_text(status: str | None, holder: str | None) -> str:
+    if not status:
+        return "in an unknown state"
+    return status + (f" (claimed by {holder})" if holder and status == "in_progress" else "")
+
 
 # --------------------------------------------------------------------------------------------
 # Pushing the queue
 # --------------------------------------------------------------------------------------------
 
-# Push queued changes in order, one process at a time (.sync.lock), so a change is never sent
-# twice. Sets FLUSH_STOP to why it stopped early ("" when the queue was drained) and counts.
-flush_queue() {
-	FLUSH_STOP="" FLUSH_PUSHED=0 FLUSH_REJECTED=0 FLUSH_CONFLICTS=0
-	[ -s "$QUEUE_FILE" ] || return 0
-	if [ -z "$BASE_URL" ]; then
-		FLUSH_STOP=no_url
-		return 0
-	fi
-	exec 8>>"$SYNC_LOCK_FILE"
-	if ! flock -w "$SYNC_WAIT" 8; then
-		FLUSH_STOP=busy
-		exec 8>&-
-		return 0
-	fi
-	local entries id uuid status body line
-	entries=$(with_lock queue_work)
-	while IFS=$'\t' read -r id uuid status body line; do
-		[ -n "$id" ] || continue
-		push_entry "$id" "$uuid" "$status" "$body" "$line" || break
-	done <<<"$entries"
-	exec 8>&-
-}
 
-# push_entry ID UUID STATUS BODY LINE: returns non-zero when pushing must stop (unreachable,
-# server error, refused token).
-push_entry() {
-	local id=$1 uuid=$2 status=$3 body=$4 line=$5 current
-	if ! [[ $uuid =~ $ID_RE ]] || [[ " $STATUSES " != *" $status "* ]]; then
-		with_lock reject_entry "$id" "$line" 0 '{"code":"invalid_entry","message":"malformed queue entry"}'
-		FLUSH_REJECTED=$((FLUSH_REJECTED + 1))
-		return 0
-	fi
-	http POST "/api/task/$uuid/status" "$body"
-	case $HTTP_CODE in
-	2??)
-		with_lock push_succeeded "$id" "$uuid" "$status"
-		FLUSH_PUSHED=$((FLUSH_PUSHED + 1))
-		[ "$status" != blocked ] || log_block_reason "$line"
-		return 0
-		;;
-	409)
-		# Someone else changed the task first: keep their state locally, report ours.
-		current=$(jq -r '.error.details.current_status // empty' <<<"$HTTP_BODY" 2>/dev/null)
-		if [ -z "$current" ]; then
-			local saved_body=$HTTP_BODY saved_code=$HTTP_CODE
-			http GET "/api/task/$uuid"
-			[ "${HTTP_CODE:0:1}" = 2 ] && current=$(jq -r '.status // empty' <<<"$HTTP_BODY" 2>/dev/null)
-			HTTP_BODY=$saved_body HTTP_CODE=$saved_code
-		fi
-		with_lock push_rejected "$id" "$line" 409 "$(http_error_json)" "$uuid" "$current"
-		FLUSH_CONFLICTS=$((FLUSH_CONFLICTS + 1))
-		return 0
-		;;
-	401 | 403)
-		FLUSH_STOP=auth
-		FLUSH_MESSAGE=$(http_error_text)
-		return 1
-		;;
-	000 | 408 | 429 | 5??)
-		FLUSH_STOP=unreachable
-		FLUSH_MESSAGE=$(http_error_text)
-		return 1
-		;;
-	*)
-		# 400, 404, 422...: the orchestrator will never accept this change.
-		with_lock push_rejected "$id" "$line" "$HTTP_CODE" "$(http_error_json)" "$uuid" ""
-		FLUSH_REJECTED=$((FLUSH_REJECTED + 1))
-		return 0
-		;;
-	esac
-}
+class Flush:
+    """What one push of the queue did; `stop` says why it ended early ("" when drained)."""
 
-# tasks.json already shows the change (it was written when queued), so only the queue moves.
-push_succeeded() {
-	queue_remove "$1"
-}
+    def __init__(self) -> None:
+        self.stop = ""
+        self.message = ""
+        self.pushed = self.rejected = self.conflicts = self.lease_lost = 0
+        self.lost: list[str] = []  # one line per change dropped because its lease was lost
 
-push_rejected() { # ID LINE CODE ERROR UUID CURRENT_STATUS
-	reject_entry "$1" "$2" "$3" "$4" || return 1
-	[ -z "$6" ] || set_local_status_if_unqueued "$5" "$6" || true
-}
 
-# Adopt the orchestrator's status unless a newer local change for the task is still queued.
-set_local_status_if_unqueued() {
-	if [ -s "$QUEUE_FILE" ] && grep -qF "\"uuid\":\"$1\"" "$QUEUE_FILE"; then
-		return 0
-	fi
-	set_local_status "$1" "$2"
-}
+def flush_queue(co: Checkout, remote: Remote) -> Flush:
+    """Push queued changes in order, one process at a time (.sync.lock), so a change is never
+    sent twice."""
+    flush = Flush()
+    if not os.path.exists(co.queue_file) or os.path.getsize(co.queue_file) == 0:
+        return flush
+    if not remote.base_url:
+        flush.stop = "no_url"
+        return flush
+    sync_lock = file_lock(co.dir, co.sync_wait, SYNC_LOCK_FILE_NAME)
+    try:
+        sync_lock.__enter__()
+    except TimeoutError:
+        flush.stop = "busy"
+        return flush
+    try:
+        with co.locked():
+            entries = co.queue()
+        for entry in entries:
+            if not push_entry(co, remote, entry, flush):
+                break
+    finally:
+        sync_lock.__exit__(None, None, None)
+    return flush
 
-# The block reason goes to the operation log (the status route takes none); best effort.
-log_block_reason() {
-	local line=$1 body
-	body=$(jq -c --slurpfile doc "$TASKS_FILE" --arg agent "${MISSION_CONTROL_AGENT:-${USER:-agent}}" '
-		{source: "taskctl", operation: "task_blocked", level: "warn", task_uuid: .uuid,
-		 order_id: ($doc[0].order_id // null),
-		 details: {reason: (.reason // ""), agent: $agent, queued_at: .queued_at}}' <<<"$line") || return 0
-	http POST /api/ops/log "$body" 3
-}
 
-# outcome ID: "queued", "rejected" or "pushed" for a queue entry id.
-entry_outcome() {
-	if [ -s "$QUEUE_FILE" ] && grep -qF "\"id\":\"$1\"" "$QUEUE_FILE"; then
-		echo queued
-	elif [ -s "$REJECTED_FILE" ] && grep -qF "\"id\":\"$1\"" "$REJECTED_FILE"; then
-		echo rejected
-	else
-		echo pushed
-	fi
-}
+def push_entry(co: Checkout, remote: Remote, entry: dict, flush: Flush) -> bool:
+    """Push one change; False when pushing must stop (unreachable, server error, token)."""
+    uuid, status = entry.get("uuid"), entry.get("status")
+    if not isinstance(uuid, str) or not TASK_ID_RE.match(uuid) or status not in STATUSES:
+        with co.locked():
+            reject(co, entry, 0, {"code": "invalid_entry", "message": "malformed queue entry"})
+        flush.rejected += 1
+        return True
+    body: dict = {"status": status}
+    if entry.get("expected_status"):
+        body["expected_status"] = entry["expected_status"]
+    token = entry.get("lease_token")
+    if token is not None:
+        body["lease_token"] = token
+    if status == "blocked" and isinstance(entry.get("reason"), str) and entry["reason"]:
+        body["note"] = clip_note(entry["reason"])  # logged with the status change itself
+    reply = remote.call("POST", f"/api/task/{uuid}/status", body)
+    if 200 <= reply.status < 300:
+        with co.locked():
+            co.remove_from_queue(entry.get("id"))
+            if token is not None and status in ("complete", "blocked"):
+                drop_lease(co, uuid, token)  # the orchestrator ended it
+        flush.pushed += 1
+        if status == "blocked":
+            log_block_reason(co, remote, entry)
+        return True
+    if reply.status == 409 and reply.code == "lease_lost":
+        # The lease expired and the task went back to the pool (or to another agent): this
+        # change must not be applied, now or ever, so it leaves the queue.
+        current, holder = server_state(remote, uuid)
+        with co.locked():
+            reject(co, entry, 409, error_json(reply))
+            drop_lease(co, uuid)
+            if current:
+                adopt_status(co, uuid, current)
+        flush.lease_lost += 1
+        flush.lost.append(f"lease lost: {uuid} -> {status} (queued {entry.get('queued_at')}) was "
+                          f"not applied ({remote.describe(reply)}); the task is now "
+                          f"{state_text(current, holder)}; dropped from the queue")
+        return True
+    if reply.status == 409:
+        # Someone else changed the task first: keep their state locally, report ours.
+        details = error_json(reply).get("details")
+        current = details.get("current_status") if isinstance(details, dict) else None
+        if not isinstance(current, str) or not current:
+            current, _ = server_state(remote, uuid)
+        with co.locked():
+            reject(co, entry, 409, error_json(reply))
+            if current:
+                adopt_status(co, uuid, current)
+        flush.conflicts += 1
+        return True
+    if reply.status in (401, 403):
+        flush.stop, flush.message = "auth", remote.describe(reply)
+        return False
+    if transient(reply.status):
+        flush.stop, flush.message = "unreachable", remote.describe(reply)
+        return False
+    # 400, 404, 422...: the orchestrator will never accept this change.
+    with co.locked():
+        reject(co, entry, reply.status, error_json(reply))
+    flush.rejected += 1
+    return True
 
-rejection_text() {
-	jq -r -R --arg id "$1" 'fromjson? // empty | select(.id == $id)
-		| "HTTP \(.http_status)" + (if .error.code then " \(.error.code)" else "" end)
-		  + (if .error.message then ": \(.error.message)" else "" end)' "$REJECTED_FILE" | tail -n 1
-}
 
-queued_warning() {
-	case $FLUSH_STOP in
-	no_url) err "$1 saved locally and queued: no orchestrator URL (set MISSION_CONTROL_URL or re-run factory_init.py)" ;;
-	busy) err "$1 saved locally and queued: another taskctl is pushing; run 'taskctl sync' later" ;;
-	auth) err "$1 saved locally and queued, but the orchestrator refused the token: $FLUSH_MESSAGE" ;;
-	*) err "[QUEUED] $1 saved locally; the orchestrator is unreachable (${FLUSH_MESSAGE:-?}). 'taskctl sync' or the next command that reaches it will push it." ;;
-	esac
-}
+def clip_note(text: str) -> str:
+    """The reason, short enough for the status route's note (the ops log gets all of it)."""
+    while len(json.dumps(text)) > MAX_NOTE_JSON:
+        text = text[: len(text) * 3 // 4]
+    return text
+
+
+def log_block_reason(co: Checkout, remote: Remote, entry: dict) -> None:
+    """The block reason goes to the operation log as well; best effort."""
+    doc = read_json_file(co.tasks_file)
+    order_id = doc.get("order_id") if isinstance(doc, dict) else None
+    remote.call("POST", "/api/ops/log", {
+        "source": "taskctl", "operation": "task_blocked", "level": "warn",
+        "task_uuid": entry.get("uuid"), "order_id": order_id,
+        "details": {"reason": entry.get("reason") or "",
+                    "agent": entry.get("agent") or agent_identity(),
+                    "queued_at": entry.get("queued_at")}}, timeout=BLOCK_LOG_TIMEOUT)
+
+
+def queued_warning(what: str, flush: Flush) -> None:
+    if flush.stop == "no_url":
+        err(f"{what} saved locally and queued: no orchestrator URL (set MISSION_CONTROL_URL or "
+            f"re-run factory_init.py)")
+    elif flush.stop == "busy":
+        err(f"{what} saved locally and queued: another taskctl is pushing; run 'taskctl sync' "
+            f"later")
+    elif flush.stop == "auth":
+        err(f"{what} saved locally and queued, but the orchestrator refused the token: "
+            f"{flush.message}")
+    else:
+        err(f"[QUEUED] {what} saved locally; the orchestrator is unreachable "
+            f"({flush.message or '?'}). 'taskctl sync' or the next command that reaches it "
+            f"will push it.")
+
 
 # --------------------------------------------------------------------------------------------
 # Commands
 # --------------------------------------------------------------------------------------------
 
-cmd_change() { # cmd_change UUID STATUS EXPECTED REASON
-	local uuid=$1 status=$2 what outcome current
-	what="$uuid -> $status"
-	resolve_remote
-	if ! with_lock enqueue_change "$uuid" "$status" "$3" "$4"; then
-		case ${JQ_ERROR:-} in
-		*"unknown task id"*) die_unknown_id "$uuid" ;;
-		*"not a task list"* | *"parse error"*) die_invalid_tasks ;;
-		*) die $EXIT_ERROR "could not record $what${JQ_ERROR:+: $JQ_ERROR}" ;;
-		esac
-	fi
-	flush_queue
-	outcome=$(entry_outcome "$ENTRY_ID")
-	case $outcome in
-	pushed)
-		echo "[OK] $what"
-		;;
-	queued)
-		queued_warning "$what"
-		if [ "$FLUSH_STOP" = auth ]; then exit $EXIT_ERROR; fi
-		;;
-	rejected)
-		current=$(jq -r --arg id "$uuid" '.tasks[] | select(.uuid == $id) | .status // "unknown"' "$TASKS_FILE")
-		local why
-		why=$(rejection_text "$ENTRY_ID")
-		case $why in
-		"HTTP 409"*) die $EXIT_CONFLICT "$what refused: the task is $current on the orchestrator ($why)" ;;
-		*) die $EXIT_ERROR "$what rejected by the orchestrator: $why" ;;
-		esac
-		;;
-	esac
-}
 
-cmd_sync() {
-	local remaining
-	resolve_remote
-	if [ ! -s "$QUEUE_FILE" ]; then
-		echo "[SYNC] nothing queued"
-		return $EXIT_OK
-	fi
-	flush_queue
-	remaining=$(with_lock queue_snapshot | grep -c . || true)
-	echo "[SYNC] pushed=$FLUSH_PUSHED conflicts=$FLUSH_CONFLICTS rejected=$FLUSH_REJECTED queued=$remaining"
-	if [ "$FLUSH_CONFLICTS" -gt 0 ] || [ "$FLUSH_REJECTED" -gt 0 ]; then
-		err "refused changes are kept in $REJECTED_FILE"
-	fi
-	case $FLUSH_STOP in
-	auth) die $EXIT_ERROR "the orchestrator refused the token: $FLUSH_MESSAGE" ;;
-	no_url) err "no orchestrator URL (set MISSION_CONTROL_URL or re-run factory_init.py)" ;;
-	busy) err "another taskctl is pushing; try again later" ;;
-	unreachable) err "stopped: ${FLUSH_MESSAGE:-orchestrator unreachable}" ;;
-	esac
-	[ "$FLUSH_REJECTED" -gt 0 ] && return $EXIT_ERROR
-	[ "$FLUSH_CONFLICTS" -gt 0 ] && return $EXIT_CONFLICT
-	[ "$remaining" -gt 0 ] && return $EXIT_NONE
-	return $EXIT_OK
-}
+def status_of(task: dict) -> str:
+    status = task.get("status")
+    return "pending" if status is None or status is False else raw_text(status)
 
-cmd_help() {
-	local uuid=${1:-} question="" error="" agent=${MISSION_CONTROL_AGENT:-${USER:-agent}} raw=0 body
-	[ -n "$uuid" ] || die $EXIT_USAGE "usage: taskctl help <id> [<question>] [--error TEXT] [--agent NAME] [--json]"
-	shift
-	while [ $# -gt 0 ]; do
-		case $1 in
-		--error)
-			[ $# -ge 2 ] || die $EXIT_USAGE "--error needs a value"
-			error=$2
-			shift 2
-			;;
-		--error=*) error=${1#--error=}; shift ;;
-		--agent)
-			[ $# -ge 2 ] || die $EXIT_USAGE "--agent needs a value"
-			agent=$2
-			shift 2
-			;;
-		--agent=*) agent=${1#--agent=}; shift ;;
-		--json) raw=1; shift ;;
-		--) shift; question="${question:+$question }$*"; break ;;
-		-*) die $EXIT_USAGE "unknown option for help: $1" ;;
-		*) question="${question:+$question }$1"; shift ;;
-		esac
-	done
-	[ -n "$question" ] || [ -n "$error" ] || die $EXIT_USAGE "help needs a question or --error TEXT"
-	load_task "$uuid"
-	resolve_remote
-	[ -n "$BASE_URL" ] || die $EXIT_ERROR "no orchestrator URL (set MISSION_CONTROL_URL or re-run factory_init.py)"
-	flush_queue # the orchestrator is about to be reached anyway; failures here are not fatal
-	body=$(jq -cn --arg a "$agent" --arg q "$question" --arg e "$error" \
-		'{agent_name: $a} + (if $q != "" then {question: $q} else {} end)
-		 + (if $e != "" then {error: $e} else {} end)')
-	local help_timeout=$TIMEOUT
-	awk "BEGIN{exit !($TIMEOUT < 60)}" && help_timeout=60 # docs search and a model can be slow
-	http POST "/api/task/$uuid/help" "$body" "$help_timeout"
-	[ "${HTTP_CODE:0:1}" = 2 ] || die $EXIT_ERROR "help for $uuid failed: $(http_error_text)"
-	if [ "$raw" = 1 ]; then
-		printf '%s\n' "$HTTP_BODY"
-		return 0
-	fi
-	jq -r '
-		"Task \(.uuid // "?")" + (if .degraded then " (degraded answer: docs search unavailable)" else "" end),
-		"",
-		"Instruction:", "  \(.original_instruction // "-")",
-		"",
-		"Guidance:", (.ai_guidance // "-" | split("\n") | map("  " + .) | join("\n")),
-		"",
-		"Summary: \(.summary // "-")",
-		(if (.sources // []) | length > 0 then
-			"", "Sources:", (.sources[] | "  - \(.title // "untitled") <\(.url // "")>")
-		else empty end)' <<<"$HTTP_BODY" 2>/dev/null || printf '%s\n' "$HTTP_BODY"
-}
 
-main() {
-	[ $# -gt 0 ] || {
-		usage >&2
-		exit $EXIT_USAGE
-	}
-	case $1 in
-	-h | --help)
-		usage
-		exit $EXIT_OK
-		;;
-	esac
-	require_tools jq flock
-	local cmd=$1
-	shift
-	case $cmd in
-	list)
-		[ $# -le 1 ] || die $EXIT_USAGE "usage: taskctl list [STATUS]"
-		if [ $# -eq 1 ] && [[ " $STATUSES " != *" $1 "* ]]; then
-			die $EXIT_USAGE "unknown status '$1' (one of: $STATUSES)"
-		fi
-		load_tasks
-		jq -r --arg st "${1:-}" 'if (.tasks | type) != "array" then error("not a task list") else
-			.tasks[] | select($st == "" or (.status // "pending") == $st)
-			| [.uuid, .file_path, (.status // "pending")] | @tsv end' "$TASKS_FILE" 2>/dev/null ||
-			die_invalid_tasks
-		;;
-	get | status | show)
-		[ $# -eq 1 ] || die $EXIT_USAGE "usage: taskctl $cmd <id>"
-		check_id_form "$1"
-		load_tasks
-		case $cmd in
-		get) task_query "$1" '.instruction // ""' ;;
-		status) task_query "$1" '.status // "pending"' ;;
-		show) task_query "$1" '.' ;;
-		esac
-		;;
-	next)
-		[ $# -eq 0 ] || die $EXIT_USAGE "usage: taskctl next"
-		load_tasks
-		local id
-		id=$(jq -r 'if (.tasks | type) != "array" then error("not a task list") else
-			first(.tasks[] | select((.status // "pending") == "pending") | .uuid) // empty end' \
-			"$TASKS_FILE" 2>/dev/null) || die_invalid_tasks
-		[ -n "$id" ] || die $EXIT_NONE "no pending task"
-		echo "$id"
-		;;
-	queue)
-		[ $# -eq 0 ] || die $EXIT_USAGE "usage: taskctl queue"
-		load_tasks
-		queue_snapshot | jq -r '[.id, .uuid, .status, .queued_at] | @tsv'
-		;;
-	start | complete | block)
-		require_tools curl
-		case $cmd in
-		block)
-			[ $# -ge 2 ] || die $EXIT_USAGE "usage: taskctl block <id> <reason>"
-			local uuid=$1
-			shift
-			[ -n "$*" ] || die $EXIT_USAGE "block needs a reason"
-			check_id_form "$uuid"
-			load_tasks
-			cmd_change "$uuid" blocked "" "$*"
-			;;
-		*)
-			[ $# -eq 1 ] || die $EXIT_USAGE "usage: taskctl $cmd <id>"
-			check_id_form "$1"
-			load_tasks
-			if [ "$cmd" = start ]; then
-				# Compare-and-set: of two agents claiming one task, only one wins.
-				cmd_change "$1" in_progress pending ""
-			else
-				cmd_change "$1" complete "" ""
-			fi
-			;;
-		esac
-		;;
-	sync)
-		[ $# -eq 0 ] || die $EXIT_USAGE "usage: taskctl sync"
-		require_tools curl
-		load_tasks
-		cmd_sync
-		exit $?
-		;;
-	help)
-		require_tools curl
-		cmd_help "$@"
-		;;
-	*)
-		err "unknown command '$cmd'"
-		usage >&2
-		exit $EXIT_USAGE
-		;;
-	esac
-}
+def cmd_change(co: Checkout, uuid: str, status: str, expected: str = "",
+               reason: str = "") -> int:
+    what = f"{uuid} -> {status}"
+    remote = Remote(co)
+    me = agent_identity()
+    serial = int.from_bytes(os.urandom(2), "big") % 32768
+    entry: dict = {"id": f"{time.time_ns()}-{os.getpid()}-{serial}",
+                   "op": "status", "uuid": uuid, "status": status, "queued_at": utc_now()}
+    if expected:
+        entry["expected_status"] = expected
+    if reason:
+        entry["reason"] = reason
+    try:
+        with co.locked():
+            doc = co.read_doc()
+            task = co.task(doc, uuid)
+            leases = co.leases()
+            lease = leases.get(uuid)
+            if lease is not None and lease.get("agent") == me:
+                if status != "in_progress":
+                    entry["lease_token"] = lease.get("token")
+                elif not lease.get("confirmed"):
+                    # `start` on the task `next` just claimed: confirm that claim under the
+                    # lease instead of a compare-and-set against "pending" that would fail.
+                    entry.pop("expected_status", None)
+                    entry["lease_token"] = lease.get("token")
+                    lease["confirmed"] = True
+                    co.write_leases(leases)
+                if "lease_token" in entry:
+                    entry["agent"] = me
+            set_task_status(task, status, reason)
+            co.write_doc(doc)
+            append_jsonl(co.queue_file, entry)
+    except OSError as exc:
+        raise Exit(EXIT_ERROR, f"could not record {what}: {exc}") from None
+    flush = flush_queue(co, remote)
+    for line in flush.lost:
+        if not line.startswith(f"lease lost: {uuid} -> {status} (queued {entry['queued_at']})"):
+            err(line)
+    with co.locked():
+        queued = co.queue_has("id", entry["id"])
+        rejected = [r for r in co.rejected() if r.get("id") == entry["id"]]
+    if queued:
+        queued_warning(what, flush)
+        return EXIT_ERROR if flush.stop == "auth" else EXIT_OK
+    if not rejected:
+        print(f"[OK] {what}")
+        return EXIT_OK
+    record = rejected[-1]
+    error = record.get("error") if isinstance(record.get("error"), dict) else {}
+    why = f"HTTP {record.get('http_status')}" + (f" {error['code']}" if error.get("code") else "") \
+        + (f": {error['message']}" if error.get("message") else "")
+    try:
+        current = status_of(co.task(co.read_doc(), uuid))
+    except Exit:
+        current = "unknown"
+    if error.get("code") == "lease_lost":
+        raise Exit(EXIT_CONFLICT, f"{what} refused: the lease on {uuid} was lost ({why}); the "
+                                  f"task is {current} on the orchestrator")
+    if record.get("http_status") == 409:
+        raise Exit(EXIT_CONFLICT, f"{what} refused: the task is {current} on the orchestrator "
+                                  f"({why})")
+    raise Exit(EXIT_ERROR, f"{what} rejected by the orchestrator: {why}")
 
-main "$@"
+
+def cmd_sync(co: Checkout) -> int:
+    remote = Remote(co)
+    if not os.path.exists(co.queue_file) or os.path.getsize(co.queue_file) == 0:
+        print("[SYNC] nothing queued")
+        return EXIT_OK
+    flush = flush_queue(co, remote)
+    with co.locked():
+        remaining = len(co.queue())
+    line = (f"[SYNC] pushed={flush.pushed} conflicts={flush.conflicts} "
+            f"rejected={flush.rejected} queued={remaining}")
+    print(line + (f" lease_lost={flush.lease_lost}" if flush.lease_lost else ""))
+    for lost in flush.lost:
+        err(lost)
+    if flush.conflicts or flush.rejected or flush.lease_lost:
+        err(f"refused changes are kept in {co.rejected_file}")
+    if flush.stop == "auth":
+        raise Exit(EXIT_ERROR, f"the orchestrator refused the token: {flush.message}")
+    if flush.stop == "no_url":
+        err(remote.no_url_hint())
+    elif flush.stop == "busy":
+        err("another taskctl is pushing; try again later")
+    elif flush.stop == "unreachable":
+        err(f"stopped: {flush.message or 'orchestrator unreachable'}")
+    if flush.rejected:
+        return EXIT_ERROR
+    if flush.conflicts or flush.lease_lost:
+        return EXIT_CONFLICT
+    return EXIT_NONE if remaining else EXIT_OK
+
+
+def parse_lease_seconds(args: list[str], usage: str) -> tuple[list[str], int | None]:
+    """(the other arguments, --lease-seconds N or None)."""
+    rest: list[str] = []
+    seconds: int | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        value = None
+        if arg == "--lease-seconds":
+            if i + 1 >= len(args):
+                raise Exit(EXIT_USAGE, "--lease-seconds needs a value")
+            value, i = args[i + 1], i + 2
+        elif arg.startswith("--lease-seconds="):
+            value, i = arg.split("=", 1)[1], i + 1
+        elif arg.startswith("-"):
+            raise Exit(EXIT_USAGE, f"unknown option '{arg}'; {usage}")
+        else:
+            rest.append(arg)
+            i += 1
+            continue
+        if not re.fullmatch(r"[0-9]{1,6}", value or ""):
+            raise Exit(EXIT_USAGE, f"--lease-seconds takes a whole number of seconds, not "
+                                   f"'{value}'")
+        seconds = int(value)
+    return rest, seconds
+
+
+def first_pending(co: Checkout, doc: dict, why_not_claimed: str | None) -> int:
+    for task in doc["tasks"]:
+        if isinstance(task, dict) and status_of(task) == "pending" and task.get("uuid"):
+            if why_not_claimed:
+                err(f"not claimed: {why_not_claimed}")
+            print(raw_text(task["uuid"]))
+            return EXIT_OK
+    raise Exit(EXIT_NONE, "no pending task")
+
+
+def cmd_next(co: Checkout, args: list[str]) -> int:
+    rest, lease_seconds = parse_lease_seconds(args, "usage: taskctl next [--lease-seconds N]")
+    if rest:
+        raise Exit(EXIT_USAGE, "usage: taskctl next [--lease-seconds N]")
+    doc = co.read_doc()
+    remote = Remote(co)
+    order_id = doc.get("order_id")
+    if not remote.base_url:
+        return first_pending(co, doc, remote.no_url_hint())
+    if not isinstance(order_id, str) or not order_id:
+        return first_pending(co, doc, f"{co.tasks_file} names no order_id")
+    flush_queue(co, remote)  # this agent's queued changes go first; failures are not fatal
+    me = agent_identity()
+    body: dict = {"agent": me}
+    if lease_seconds is not None:
+        body["lease_seconds"] = lease_seconds
+    reply = remote.call("POST", f"/api/orders/{urllib.parse.quote(order_id, safe='')}/next",
+                        body)
+    if 200 <= reply.status < 300:
+        return claimed(co, reply, order_id, me, lease_seconds)
+    code = reply.code
+    if reply.status == 404 and code == "no_pending_task":
+        raise Exit(EXIT_NONE, "no pending task")
+    if reply.status == 405 or (reply.status == 404 and code == "route_not_found"):
+        return first_pending(co, read_json_file(co.tasks_file) or doc,
+                             f"the orchestrator at {remote.base_url} cannot claim tasks (no "
+                             f"POST /api/orders/:id/next); 'taskctl start <id>' claims it "
+                             f"without a lease")
+    if reply.status == 404:
+        raise Exit(EXIT_ERROR, f"order {order_id} is unknown to {remote.base_url} "
+                               f"({remote.describe(reply)})")
+    if transient(reply.status):
+        return first_pending(co, read_json_file(co.tasks_file) or doc,
+                             f"[OFFLINE] {remote.describe(reply)}; 'taskctl start <id>' queues "
+                             f"a claim")
+    raise Exit(EXIT_ERROR, f"next failed: {remote.describe(reply)}")
+
+
+def claimed(co: Checkout, reply: Reply, order_id: str, me: str,
+            lease_seconds: int | None) -> int:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    task, lease = body.get("task"), body.get("lease")
+    if not isinstance(task, dict) or not isinstance(lease, dict) \
+            or not isinstance(task.get("uuid"), str) or not TASK_ID_RE.match(task["uuid"]) \
+            or lease.get("token") is None:
+        raise Exit(EXIT_ERROR, f"next: unusable answer from the orchestrator: {reply.text[:200]}")
+    uuid = task["uuid"]
+    record = {"token": lease["token"], "agent": lease.get("agent") or me,
+              "expires_at": lease.get("expires_at"), "order_id": order_id,
+              "claimed_at": utc_now(), "confirmed": False}
+    if lease_seconds is not None:
+        record["lease_seconds"] = lease_seconds
+    with co.locked():
+        doc = co.read_doc()
+        local = next((t for t in doc["tasks"] if isinstance(t, dict) and t.get("uuid") == uuid),
+                     None)
+        if local is None:
+            doc["tasks"].append(dict(task))
+        else:
+            local.update(task)
+        co.write_doc(doc)
+        leases = co.leases()
+        leases[uuid] = record
+        co.write_leases(leases)
+    print(uuid)
+    err(f"[CLAIMED] {uuid} for {record['agent']}, lease until "
+        f"{describe_expiry(record['expires_at'])}; 'taskctl heartbeat' extends it")
+    return EXIT_OK
+
+
+def cmd_heartbeat(co: Checkout, args: list[str]) -> int:
+    usage = "usage: taskctl heartbeat [<id>] [--lease-seconds N]"
+    rest, lease_seconds = parse_lease_seconds(args, usage)
+    if len(rest) > 1:
+        raise Exit(EXIT_USAGE, usage)
+    co.require()
+    me = agent_identity()
+    leases = co.leases()
+    if rest:
+        uuid = check_id_form(rest[0])
+        if uuid not in leases:
+            raise Exit(EXIT_NONE, f"no lease on {uuid} in this checkout ('taskctl next' claims "
+                                  f"a task with one)")
+        targets = [uuid]
+    else:
+        targets = sorted(u for u, lease in leases.items() if lease.get("agent") == me)
+        if not targets:
+            raise Exit(EXIT_NONE, f"no lease held by {me} in this checkout")
+    remote = Remote(co)
+    if not remote.base_url:
+        raise Exit(EXIT_ERROR, remote.no_url_hint())
+    code = EXIT_OK
+    for uuid in targets:
+        lease = leases[uuid]
+        body: dict = {"lease_token": lease.get("token")}
+        seconds = lease_seconds if lease_seconds is not None else lease.get("lease_seconds")
+        if seconds is not None:
+            body["lease_seconds"] = seconds
+        reply = remote.call("POST", f"/api/task/{uuid}/heartbeat", body)
+        if 200 <= reply.status < 300:
+            fresh = reply.body.get("lease") if isinstance(reply.body, dict) else None
+            fresh = fresh if isinstance(fresh, dict) else {}
+            with co.locked():
+                now = co.leases()
+                if uuid in now and now[uuid].get("token") == lease.get("token"):
+                    now[uuid]["expires_at"] = fresh.get("expires_at", now[uuid].get("expires_at"))
+                    if lease_seconds is not None:
+                        now[uuid]["lease_seconds"] = lease_seconds
+                    co.write_leases(now)
+            print(f"[HEARTBEAT] {uuid} lease until {describe_expiry(fresh.get('expires_at'))}")
+        elif reply.status == 409 and reply.code == "lease_lost":
+            current, holder = server_state(remote, uuid)
+            with co.locked():
+                drop_lease(co, uuid, lease.get("token"))
+                if current:
+                    adopt_status(co, uuid, current)
+            err(f"lease lost on {uuid} ({remote.describe(reply)}); the task is now "
+                f"{state_text(current, holder)}: stop working on it ('taskctl next' claims "
+                f"another)")
+            code = max(code, EXIT_CONFLICT)
+        elif reply.status == 404:
+            with co.locked():
+                drop_lease(co, uuid, lease.get("token"))
+            err(f"heartbeat for {uuid}: {remote.describe(reply)}; lease forgotten")
+            code = max(code, EXIT_ERROR)
+        else:
+            err(f"heartbeat for {uuid} failed: {remote.describe(reply)}")
+            code = max(code, EXIT_ERROR)
+    return code
+
+
+def cmd_status(co: Checkout, args: list[str]) -> int:
+    if len(args) > 1:
+        raise Exit(EXIT_USAGE, "usage: taskctl status [<id>]")
+    if not args:
+        co.require()
+        for uuid, lease in sorted(co.leases().items()):
+            print(tsv([uuid, lease.get("agent"), lease.get("expires_at"), lease.get("token")]))
+        return EXIT_OK
+    uuid = check_id_form(args[0])
+    task = co.task(co.read_doc(), uuid)
+    print(status_of(task))
+    lease = co.leases().get(uuid)
+    if lease is not None:
+        err(f"lease: {lease.get('agent')} holds {uuid} until "
+            f"{describe_expiry(lease.get('expires_at'))}, token {lease.get('token')}")
+    elif task.get("claimed_by") and task.get("lease_expires_at"):
+        err(f"lease: claimed by {task['claimed_by']} until "
+            f"{describe_expiry(task['lease_expires_at'])} (as of the last fetch)")
+    return EXIT_OK
+
+
+def cmd_help(co: Checkout, args: list[str]) -> int:
+    usage = "usage: taskctl help <id> [<question>] [--error TEXT] [--agent NAME] [--json]"
+    if not args:
+        raise Exit(EXIT_USAGE, usage)
+    uuid, rest = args[0], args[1:]
+    words: list[str] = []
+    error, agent, raw = "", agent_identity(), False
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg in ("--error", "--agent"):
+            if i + 1 >= len(rest):
+                raise Exit(EXIT_USAGE, f"{arg} needs a value")
+            if arg == "--error":
+                error = rest[i + 1]
+            else:
+                agent = rest[i + 1]
+            i += 2
+        elif arg.startswith("--error="):
+            error, i = arg[len("--error="):], i + 1
+        elif arg.startswith("--agent="):
+            agent, i = arg[len("--agent="):], i + 1
+        elif arg == "--json":
+            raw, i = True, i + 1
+        elif arg == "--":
+            words.extend(rest[i + 1:])
+            break
+        elif arg.startswith("-"):
+            raise Exit(EXIT_USAGE, f"unknown option for help: {arg}")
+        else:
+            words.append(arg)
+            i += 1
+    question = " ".join(words)
+    if not question and not error:
+        raise Exit(EXIT_USAGE, "help needs a question or --error TEXT")
+    check_id_form(uuid)
+    co.task(co.read_doc(), uuid)
+    remote = Remote(co)
+    if not remote.base_url:
+        raise Exit(EXIT_ERROR, remote.no_url_hint())
+    flush_queue(co, remote)  # the orchestrator is about to be reached anyway
+    body: dict = {"agent_name": agent}
+    if question:
+        body["question"] = question
+    if error:
+        body["error"] = error
+    reply = remote.call("POST", f"/api/task/{uuid}/help", body,
+                        timeout=max(remote.timeout, HELP_TIMEOUT))
+    if not 200 <= reply.status < 300:
+        raise Exit(EXIT_ERROR, f"help for {uuid} failed: {remote.describe(reply)}")
+    answer = reply.body
+    if raw or not isinstance(answer, dict):
+        print(reply.text.rstrip("\n"))
+        return EXIT_OK
+
+    def text(value: Any, default: str) -> str:
+        return default if value is None or value is False else raw_text(value)
+
+    degraded = answer.get("degraded") not in (None, False)
+    lines = [f"Task {text(answer.get('uuid'), '?')}"
+             + (" (degraded answer: docs search unavailable)" if degraded else ""),
+             "", "Instruction:", f"  {text(answer.get('original_instruction'), '-')}",
+             "", "Guidance:",
+             "\n".join("  " + ln for ln in text(answer.get("ai_guidance"), "-").split("\n")),
+             "", f"Summary: {text(answer.get('summary'), '-')}"]
+    sources = answer.get("sources")
+    if isinstance(sources, list) and sources:
+        lines += ["", "Sources:"]
+        lines += [f"  - {text(s.get('title'), 'untitled')} <{text(s.get('url'), '')}>"
+                  for s in sources if isinstance(s, dict)]
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def cmd_read(co: Checkout, cmd: str, args: list[str]) -> int:
+    if cmd == "list":
+        if len(args) > 1:
+            raise Exit(EXIT_USAGE, "usage: taskctl list [STATUS]")
+        wanted = args[0] if args else ""
+        if wanted and wanted not in STATUSES:
+            raise Exit(EXIT_USAGE, f"unknown status '{wanted}' (one of: {' '.join(STATUSES)})")
+        for task in co.read_doc()["tasks"]:
+            if isinstance(task, dict) and (not wanted or status_of(task) == wanted):
+                print(tsv([task.get("uuid"), task.get("file_path"), status_of(task)]))
+        return EXIT_OK
+    if cmd == "queue":
+        if args:
+            raise Exit(EXIT_USAGE, "usage: taskctl queue")
+        co.require()
+        for entry in co.queue():
+            print(tsv([entry.get("id"), entry.get("uuid"), entry.get("status"),
+                       entry.get("queued_at")]))
+        return EXIT_OK
+    if len(args) != 1:  # get, show
+        raise Exit(EXIT_USAGE, f"usage: taskctl {cmd} <id>")
+    task = co.task(co.read_doc(), check_id_form(args[0]))
+    if cmd == "get":
+        instruction = task.get("instruction")
+        print(raw_text("" if instruction is None or instruction is False else instruction))
+    else:
+        print(json.dumps(task, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def run(cmd: str, args: list[str]) -> int:
+    co = Checkout()
+    if cmd in ("list", "queue", "get", "show"):
+        return cmd_read(co, cmd, args)
+    if cmd == "status":
+        return cmd_status(co, args)
+    if cmd == "next":
+        return cmd_next(co, args)
+    if cmd == "heartbeat":
+        return cmd_heartbeat(co, args)
+    if cmd == "block":
+        if len(args) < 2:
+            raise Exit(EXIT_USAGE, "usage: taskctl block <id> <reason>")
+        reason = " ".join(args[1:])
+        if not reason:
+            raise Exit(EXIT_USAGE, "block needs a reason")
+        check_id_form(args[0])
+        co.require()
+        return cmd_change(co, args[0], "blocked", reason=reason)
+    if cmd in ("start", "complete"):
+        if len(args) != 1:
+            raise Exit(EXIT_USAGE, f"usage: taskctl {cmd} <id>")
+        check_id_form(args[0])
+        co.require()
+        if cmd == "start":
+            # Compare-and-set: of two agents claiming one task, only one wins.
+            return cmd_change(co, args[0], "in_progress", expected="pending")
+        return cmd_change(co, args[0], "complete")
+    if cmd == "sync":
+        if args:
+            raise Exit(EXIT_USAGE, "usage: taskctl sync")
+        co.require()
+        return cmd_sync(co)
+    if cmd == "help":
+        return cmd_help(co, args)
+    err(f"unknown command '{cmd}'")
+    sys.stderr.write(USAGE)
+    return EXIT_USAGE
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        sys.stderr.write(USAGE)
+        return EXIT_USAGE
+    if argv[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return EXIT_OK
+    try:
+        return run(argv[0], argv[1:])
+    except Exit as exc:
+        if exc.message:
+            err(exc.message)
+        return exc.code
+    except OSError as exc:
+        err(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `taskctl list | head` ends quietly
+    sys.exit(main(sys.argv[1:]))
+PY
+
+# -I: the checkout's own modules and PYTHON* settings must not shadow the standard library;
+# -S: no site-packages (only the standard library is used), which also halves the start-up.
+exec python3 -I -S -c "$TASKCTL_PY" "$@"

@@ -20,6 +20,7 @@ bash scripts/build.sh
 log "python checks of the factory scripts"
 bash -n scripts/taskctl.sh
 .venv/bin/python -m py_compile scripts/*.py
+.venv/bin/python scripts/embed_shared.py --check  # taskctl.sh's copy of factory_init's block
 
 log "integration tests (workerd + local D1 + stand-ins)"
 .venv/bin/python -m pytest tests -q -ra -p no:cacheprovider "$@"

@@ -78,14 +78,14 @@ pub fn origin_of(url: &str) -> Option<&str> {
 }
 
 /// A JSON response. API answers are per-request state, so no cache may keep them.
-pub fn json<T: Serialize>(status: u16, body: &T) -> worker::Result<Response> {
+pub fn json<T: Serialize>(status: u16, body: &T) -> ApiResult<Response> {
     let mut resp = Response::from_json(body)?.with_status(status);
     resp.headers_mut().set("cache-control", "no-store")?;
     Ok(resp)
 }
 
 /// A JSON body that was stored already serialised (idempotent replays).
-pub fn raw_json(status: u16, body: String) -> worker::Result<Response> {
+pub fn raw_json(status: u16, body: String) -> ApiResult<Response> {
     let mut resp = Response::ok(body)?.with_status(status);
     let headers = resp.headers_mut();
     headers.set("content-type", "application/json")?;
@@ -96,7 +96,7 @@ pub fn raw_json(status: u16, body: String) -> worker::Result<Response> {
 /// A JSON text with a strong `ETag` (its FNV-1a hash, computed here: no second D1 round
 /// trip), or `304 Not Modified` without a body when `if_none_match` names that tag already.
 /// `no-cache`, not `no-store`: a client may keep the answer but must revalidate it every time.
-pub fn json_with_etag(body: String, if_none_match: Option<&str>) -> worker::Result<Response> {
+pub fn json_with_etag(body: String, if_none_match: Option<&str>) -> ApiResult<Response> {
     let etag = format!("\"{}\"", fnv1a_64_hex(body.as_bytes()));
     let mut resp = if if_none_match.is_some_and(|header| etag_matches(header, &etag)) {
         Response::empty()?.with_status(304)
@@ -119,7 +119,7 @@ pub fn etag_matches(header: &str, etag: &str) -> bool {
 }
 
 /// The stored answer of an earlier request with the same `Idempotency-Key`.
-pub fn replayed(status: u16, body: String) -> worker::Result<Response> {
+pub fn replayed(status: u16, body: String) -> ApiResult<Response> {
     let mut resp = raw_json(status, body)?;
     resp.headers_mut().set("idempotent-replayed", "true")?;
     Ok(resp)
@@ -137,7 +137,8 @@ pub fn prior_answer(prior: Prior, retry_after_secs: u32) -> ApiResult<Option<Res
 }
 
 pub fn error_response(err: &ApiError) -> worker::Result<Response> {
-    let mut resp = json(err.status(), &err.body())?;
+    let mut resp = Response::from_json(&err.body())?.with_status(err.status());
+    resp.headers_mut().set("cache-control", "no-store")?;
     match err {
         ApiError::Unauthorized => resp
             .headers_mut()

@@ -68,8 +68,9 @@ def test_ping_is_answered_pong(hooked, repo):
     assert outcome(reply, "ping", delivery, "pong") == []
 
 
-def test_without_a_secret_the_webhook_is_503(worker, repo):
-    reply = deliver(worker, "ping", ping_event(repo))
+def test_without_a_secret_the_webhook_is_503(worker, start_worker, repo):
+    bare = start_worker({"API_TOKEN": worker.token}, name="no-webhook-secret", queue=False)
+    reply = deliver(bare, "ping", ping_event(repo))
     assert_error(reply, 503, "webhook_not_configured")
     assert "GITHUB_WEBHOOK_SECRET" in reply.body["error"]["message"], "the answer says how to set it"
 

@@ -72,15 +72,12 @@ pub async fn get(req: &Request, env: &Env) -> ApiResult<Response> {
         if objects.is_empty() {
             return Err(nothing(query.day));
         }
-        return Ok(http::json(
-            200,
-            &json!({ "day": query.day, "objects": objects }),
-        )?);
+        return http::json(200, &json!({ "day": query.day, "objects": objects }));
     };
     let (rows, next) = archive::read_rows(&bucket, &query.day, &source, query.after, query.limit)
         .await?
         .ok_or_else(|| nothing(format!("{} {source}", query.day)))?;
-    Ok(http::json(
+    http::json(
         200,
         &json!({
             "day": query.day,
@@ -88,7 +85,7 @@ pub async fn get(req: &Request, env: &Env) -> ApiResult<Response> {
             "rows": rows,
             "next_cursor": next.map(|id| id.to_string()),
         }),
-    )?)
+    )
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ const MAX_ERRORS_BODY: usize = 4 << 20;
 /// What a client waiting on an in-progress batch is told to wait.
 const RETRY_AFTER_SECS: u32 = 5;
 
-pub async fn report(req: &mut Request, env: &Env, db: &Db) -> ApiResult<worker::Result<Response>> {
+pub async fn report(req: &mut Request, env: &Env, config: &Config, db: &Db) -> ApiResult<Response> {
     let header_key = parse_key(req.headers().get(HEADER).ok().flatten().as_deref())?;
     let batch = parse_error_batch(&read_json(req, MAX_ERRORS_BODY).await?)?;
     let key = header_key.or_else(|| batch.batch_id.clone());
@@ -40,7 +40,7 @@ pub async fn report(req: &mut Request, env: &Env, db: &Db) -> ApiResult<worker::
 
     if let Some(key) = &key {
         if let Some(answer) = earlier_answer(db, key, &request_hash).await? {
-            return Ok(Ok(answer));
+            return Ok(answer);
         }
     }
     if let Err(err) = record(db, &batch, key.as_deref(), &batch_ref, &request_hash).await {
@@ -50,14 +50,13 @@ pub async fn report(req: &mut Request, env: &Env, db: &Db) -> ApiResult<worker::
         {
             if table == "idempotency_keys" {
                 if let Some(answer) = earlier_answer(db, key, &request_hash).await? {
-                    return Ok(Ok(answer));
+                    return Ok(answer);
                 }
             }
         }
         return Err(internal("recording error batch")(err));
     }
 
-    let config = Config::from_env(env);
     let remediator = config
         .github
         .as_ref()
@@ -95,7 +94,7 @@ pub async fn report(req: &mut Request, env: &Env, db: &Db) -> ApiResult<worker::
             console_error!("storing the answer of error batch {key}: {err:?}");
         }
     }
-    Ok(http::raw_json(200, body))
+    http::raw_json(200, body)
 }
 
 /// Items per page of the status route at most (an item with a patch can be large).
@@ -142,7 +141,7 @@ pub async fn status(req: &Request, db: &Db, batch_id: &str) -> ApiResult<Respons
         .filter(|_| items.len() == limit as usize)
         .map(|last| (last.item_index + 1).to_string())
         .filter(|next| next.parse::<i64>().is_ok_and(|n| n < counts.positions));
-    Ok(http::json(
+    http::json(
         200,
         &json!({
             "batch_id": batch_id,
@@ -156,7 +155,7 @@ pub async fn status(req: &Request, db: &Db, batch_id: &str) -> ApiResult<Respons
             "items": shown,
             "next_cursor": next,
         }),
-    )?)
+    )
 }
 
 /// `POST /api/factory/errors/:batch_id/requeue`: an operator's lever for items whose message
@@ -170,10 +169,10 @@ pub async fn requeue(env: &Env, db: &Db, batch_id: &str) -> ApiResult<Response> 
         });
     };
     let sent = queue::send(env, batch_id, &pending).await?;
-    Ok(http::json(
+    http::json(
         200,
         &json!({ "batch_id": batch_id, "requeued": sent, "status_url": queue::status_url(batch_id) }),
-    )?)
+    )
 }
 
 /// One item of the status route: its final answer's fields when done, else where it is.

@@ -28,7 +28,7 @@ pub async fn get(db: &Db, id: &str) -> ApiResult<Response> {
     let followup = followups::get(db, number)
         .await?
         .ok_or_else(|| not_found(id))?;
-    Ok(http::json(200, &followup)?)
+    http::json(200, &followup)
 }
 
 pub async fn patch(req: &mut Request, db: &Db, id: &str) -> ApiResult<Response> {
@@ -41,7 +41,7 @@ pub async fn patch(req: &mut Request, db: &Db, id: &str) -> ApiResult<Response> 
         source: "api",
     };
     match followups::set_status(db, number, &change).await? {
-        PatchOutcome::Updated(view) => Ok(http::json(200, &view)?),
+        PatchOutcome::Updated(view) => http::json(200, &view),
         PatchOutcome::NotFound => Err(not_found(id)),
         PatchOutcome::Conflict { other } => Err(ApiError::FollowupConflict { id: number, other }),
     }

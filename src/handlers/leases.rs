@@ -23,9 +23,7 @@ pub async fn next(req: &mut Request, db: &Db, order_id: &str) -> ApiResult<Respo
         return Err(unknown());
     }
     match leases::claim_next(db, order_id, &claim).await? {
-        Claim::Claimed { task, lease } => {
-            Ok(http::json(200, &json!({ "task": task, "lease": lease }))?)
-        }
+        Claim::Claimed { task, lease } => http::json(200, &json!({ "task": task, "lease": lease })),
         Claim::NoPendingTask => Err(ApiError::NoPendingTask {
             order_id: order_id.to_owned(),
         }),
@@ -43,9 +41,7 @@ pub async fn heartbeat(req: &mut Request, db: &Db, uuid: &str) -> ApiResult<Resp
         return Err(unknown());
     }
     match leases::heartbeat(db, uuid, beat).await? {
-        Heartbeat::Extended(lease) => {
-            Ok(http::json(200, &json!({ "uuid": uuid, "lease": lease }))?)
-        }
+        Heartbeat::Extended(lease) => http::json(200, &json!({ "uuid": uuid, "lease": lease })),
         Heartbeat::UnknownTask => Err(unknown()),
         Heartbeat::LeaseLost => Err(ApiError::LeaseLost {
             uuid: uuid.to_owned(),

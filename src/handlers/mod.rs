@@ -28,25 +28,31 @@ pub async fn dispatch(mut req: Request, env: Env) -> worker::Result<Response> {
     // The raw method: `Request::method()` maps every method it has no variant for (`QUERY`,
     // ...) to GET, which would serve them as reads.
     let method = req.inner().method();
+    // Vars and secrets are read once per request and handed down.
+    let config = Config::from_env(&env);
     let outcome = match router::resolve(&method, &path) {
-        Ok(route) => run(route, &mut req, &env).await,
+        Ok(route) => run(route, &mut req, &env, &config).await,
         Err(err) => Err(err),
     };
     outcome.or_else(|err| http::error_response(&err))
 }
 
-async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
+async fn run(
+    route: Route<'_>,
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+) -> ApiResult<Response> {
     if route == Route::Mcp {
         if let Some(refusal) = mcp::refuse_foreign_origin(req) {
-            return refusal.map_err(response_failed);
+            return refusal;
         }
     }
     if route.needs_auth() {
-        let config = Config::from_env(env);
         let header = req.headers().get("authorization").ok().flatten();
         authorize(&config.auth, header.as_deref())?;
     }
-    serve(route, req, env).await
+    serve(route, req, env, config).await
 }
 
 /// Runs a resolved route for a caller already let in: HTTP after `run`'s checks, or the MCP
@@ -55,75 +61,71 @@ async fn run(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Respon
 /// A route that touches D1 gets one session for the whole request (`Route::consistency`,
 /// anchored at the request's `x-d1-bookmark` if any), and its answer, error or not, carries the
 /// session's latest bookmark back.
-pub async fn serve(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
+pub async fn serve(
+    route: Route<'_>,
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+) -> ApiResult<Response> {
     let Some(consistency) = route.consistency() else {
-        return serve_without_d1(route, req, env).await;
+        return serve_without_d1(route, req, env, config).await;
     };
     let header = req.headers().get(bookmark::HEADER).ok().flatten();
     let bookmark = parse_bookmark(header.as_deref())?;
     let db = store::open(env, consistency, bookmark.as_ref())?;
-    let mut response = match serve_with_d1(route, req, env, &db).await {
+    let mut response = match serve_with_d1(route, req, env, config, &db).await {
         Ok(response) => response,
-        Err(err) => http::error_response(&err).map_err(response_failed)?,
+        Err(err) => http::error_response(&err)?,
     };
     if let Some(bookmark) = store::bookmark(&db) {
-        response
-            .headers_mut()
-            .set(bookmark::HEADER, &bookmark)
-            .map_err(response_failed)?;
+        response.headers_mut().set(bookmark::HEADER, &bookmark)?;
     }
     Ok(response)
 }
 
-async fn serve_without_d1(route: Route<'_>, req: &mut Request, env: &Env) -> ApiResult<Response> {
-    let response = match route {
+async fn serve_without_d1(
+    route: Route<'_>,
+    req: &mut Request,
+    env: &Env,
+    config: &Config,
+) -> ApiResult<Response> {
+    match route {
         Route::Health => meta::health(),
         Route::OpenApi => meta::openapi(),
-        Route::ArchivedLogs => return archive::get(req, env).await,
-        Route::Mcp => mcp::handle(req, env).await?,
-        _ => return Err(ApiError::Internal("a D1 route without a session")),
-    };
-    response.map_err(response_failed)
+        Route::ArchivedLogs => archive::get(req, env).await,
+        Route::Mcp => mcp::handle(req, env, config).await,
+        _ => Err(ApiError::Internal("a D1 route without a session")),
+    }
 }
 
 async fn serve_with_d1(
     route: Route<'_>,
     req: &mut Request,
     env: &Env,
+    config: &Config,
     db: &Db,
 ) -> ApiResult<Response> {
-    // Routes written since `From<worker::Error> for ApiError` answer `ApiResult<Response>`.
-    let response = match route {
-        Route::ListOrders => return overview::list(req, db).await,
-        Route::GetOrder { order_id } => return overview::get(db, order_id).await,
-        Route::ClaimNextTask { order_id } => return leases::next(req, db, order_id).await,
-        Route::Heartbeat { uuid } => return leases::heartbeat(req, db, uuid).await,
-        Route::GetFollowup { id } => return followups::get(db, id).await,
-        Route::PatchFollowup { id } => return followups::patch(req, db, id).await,
-        Route::GithubWebhook => return webhook::receive(req, env, db).await,
-        Route::ErrorBatchStatus { batch_id } => {
-            return factory_errors::status(req, db, batch_id).await
-        }
-        Route::RequeueErrorBatch { batch_id } => {
-            return factory_errors::requeue(env, db, batch_id).await
-        }
-        Route::CreateOrder => orders::create(req, db).await?,
-        Route::ListOrderTasks { order_id } => tasks::list_for_order(req, db, order_id).await?,
-        Route::GetTask { uuid } => tasks::get(db, uuid).await?,
-        Route::SetTaskStatus { uuid } => tasks::set_status(req, db, uuid).await?,
-        Route::TaskHelp { uuid } => help::help(req, env, db, uuid).await?,
-        Route::AppendLog => ops::append(req, db).await?,
-        Route::ListLogs => ops::list(req, db).await?,
-        Route::ReportErrors => factory_errors::report(req, env, db).await?,
-        Route::ListFollowups => ops::followups(req, db).await?,
+    match route {
+        Route::CreateOrder => orders::create(req, db).await,
+        Route::ListOrders => overview::list(req, db).await,
+        Route::GetOrder { order_id } => overview::get(db, order_id).await,
+        Route::ClaimNextTask { order_id } => leases::next(req, db, order_id).await,
+        Route::ListOrderTasks { order_id } => tasks::list_for_order(req, db, order_id).await,
+        Route::GetTask { uuid } => tasks::get(db, uuid).await,
+        Route::SetTaskStatus { uuid } => tasks::set_status(req, db, uuid).await,
+        Route::Heartbeat { uuid } => leases::heartbeat(req, db, uuid).await,
+        Route::TaskHelp { uuid } => help::help(req, config, db, uuid).await,
+        Route::AppendLog => ops::append(req, db).await,
+        Route::ListLogs => ops::list(req, db).await,
+        Route::ReportErrors => factory_errors::report(req, env, config, db).await,
+        Route::ErrorBatchStatus { batch_id } => factory_errors::status(req, db, batch_id).await,
+        Route::RequeueErrorBatch { batch_id } => factory_errors::requeue(env, db, batch_id).await,
+        Route::ListFollowups => ops::followups(req, db).await,
+        Route::GetFollowup { id } => followups::get(db, id).await,
+        Route::PatchFollowup { id } => followups::patch(req, db, id).await,
+        Route::GithubWebhook => webhook::receive(req, config, db).await,
         Route::Health | Route::OpenApi | Route::ArchivedLogs | Route::Mcp => {
-            return serve_without_d1(route, req, env).await
+            serve_without_d1(route, req, env, config).await
         }
-    };
-    response.map_err(response_failed)
-}
-
-fn response_failed(err: worker::Error) -> ApiError {
-    worker::console_error!("building response: {err}");
-    ApiError::Internal("building response")
+    }
 }

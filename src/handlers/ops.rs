@@ -12,29 +12,29 @@ use worker::{Request, Response};
 /// A log entry is small; its `details` are bounded at 16 KiB on their own.
 const MAX_LOG_BODY: usize = 32 * 1024;
 
-pub async fn append(req: &mut Request, db: &Db) -> ApiResult<worker::Result<Response>> {
+pub async fn append(req: &mut Request, db: &Db) -> ApiResult<Response> {
     let entry = parse_log_entry(&read_json(req, MAX_LOG_BODY).await?)?;
     let id = oplog::append(db, &entry).await?;
-    Ok(http::json(200, &json!({ "ok": true, "id": id })))
+    http::json(200, &json!({ "ok": true, "id": id }))
 }
 
-pub async fn list(req: &Request, db: &Db) -> ApiResult<worker::Result<Response>> {
+pub async fn list(req: &Request, db: &Db) -> ApiResult<Response> {
     let pairs = query_pairs(req)?;
     let query = parse_log_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let (logs, next) = oplog::list(db, &query).await?;
-    Ok(http::json(
+    http::json(
         200,
         &json!({ "logs": logs, "next_cursor": next.map(|id| id.to_string()) }),
-    ))
+    )
 }
 
 /// `GET /api/followups`: what needs a human, by order, task, type and status.
-pub async fn followups(req: &Request, db: &Db) -> ApiResult<worker::Result<Response>> {
+pub async fn followups(req: &Request, db: &Db) -> ApiResult<Response> {
     let pairs = query_pairs(req)?;
     let query = parse_followup_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let (items, next) = followups::list(db, &query).await?;
-    Ok(http::json(
+    http::json(
         200,
         &json!({ "followups": items, "next_cursor": next.map(|id| id.to_string()) }),
-    ))
+    )
 }

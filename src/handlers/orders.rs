@@ -18,7 +18,7 @@ const CREATED: u16 = 201;
 /// client told to wait would only meet one from a request that died mid-batch.
 const RETRY_AFTER_SECS: u32 = 1;
 
-pub async fn create(req: &mut Request, db: &Db) -> ApiResult<worker::Result<Response>> {
+pub async fn create(req: &mut Request, db: &Db) -> ApiResult<Response> {
     let key = parse_key(req.headers().get(HEADER).ok().flatten().as_deref())?;
     let body = read_json(req, MAX_BODY_BYTES).await?;
     let order = parse_new_order(&body)?;
@@ -33,7 +33,7 @@ pub async fn create(req: &mut Request, db: &Db) -> ApiResult<worker::Result<Resp
     if let Some(key) = &key {
         let prior = idempotency::begin(db, IDEMPOTENCY_SCOPE, key, &request_hash).await?;
         if let Some(answer) = http::prior_answer(prior, RETRY_AFTER_SECS)? {
-            return Ok(Ok(answer));
+            return Ok(answer);
         }
     }
 
@@ -48,7 +48,7 @@ pub async fn create(req: &mut Request, db: &Db) -> ApiResult<worker::Result<Resp
             body: &answer,
         });
         match insert(db, &created, record.as_ref()).await {
-            InsertOutcome::Inserted => return Ok(http::raw_json(CREATED, answer)),
+            InsertOutcome::Inserted => return http::raw_json(CREATED, answer),
             InsertOutcome::IdCollision => continue,
             InsertOutcome::KeyTaken => {
                 return replay_winner(db, key.as_deref(), &request_hash).await
@@ -61,15 +61,11 @@ pub async fn create(req: &mut Request, db: &Db) -> ApiResult<worker::Result<Resp
 }
 
 /// A concurrent request with our key committed first: answer with what it answered.
-async fn replay_winner(
-    db: &Db,
-    key: Option<&str>,
-    request_hash: &str,
-) -> ApiResult<worker::Result<Response>> {
+async fn replay_winner(db: &Db, key: Option<&str>, request_hash: &str) -> ApiResult<Response> {
     let key = key.ok_or(ApiError::Internal("idempotency conflict without a key"))?;
     let prior = idempotency::begin(db, IDEMPOTENCY_SCOPE, key, request_hash).await?;
     match http::prior_answer(prior, RETRY_AFTER_SECS)? {
-        Some(answer) => Ok(Ok(answer)),
+        Some(answer) => Ok(answer),
         None => Err(ApiError::Internal(
             "idempotency key vanished after conflict",
         )),

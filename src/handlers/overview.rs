@@ -12,10 +12,10 @@ pub async fn list(req: &Request, db: &Db) -> ApiResult<Response> {
     let pairs = query_pairs(req)?;
     let query = parse_orders_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     let (orders, next) = overview::list(db, query.factory.as_deref(), query.page).await?;
-    Ok(http::json(
+    http::json(
         200,
         &json!({ "orders": orders, "next_cursor": next.map(|id| id.to_string()) }),
-    )?)
+    )
 }
 
 pub async fn get(db: &Db, order_id: &str) -> ApiResult<Response> {
@@ -30,5 +30,5 @@ pub async fn get(db: &Db, order_id: &str) -> ApiResult<Response> {
     let mut body = serde_json::to_value(&summary)
         .map_err(|_| ApiError::Internal("serialising order summary"))?;
     body["active_leases"] = json!(leases);
-    Ok(http::json(200, &body)?)
+    http::json(200, &body)
 }

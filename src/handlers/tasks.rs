@@ -24,11 +24,7 @@ fn task_not_found(uuid: &str) -> ApiError {
 /// The order's tasks as D1 built them. `If-None-Match` with the answer's `ETag` gets a 304: a
 /// factory polling an unchanged list skips the body, and the read still happens, so a 304 never
 /// hides a write.
-pub async fn list_for_order(
-    req: &Request,
-    db: &Db,
-    order_id: &str,
-) -> ApiResult<worker::Result<Response>> {
+pub async fn list_for_order(req: &Request, db: &Db, order_id: &str) -> ApiResult<Response> {
     let not_found = || ApiError::NotFound {
         resource: "order",
         id: order_id.to_owned(),
@@ -40,24 +36,20 @@ pub async fn list_for_order(
         .await?
         .ok_or_else(not_found)?;
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
-    Ok(http::json_with_etag(body, if_none_match.as_deref()))
+    http::json_with_etag(body, if_none_match.as_deref())
 }
 
-pub async fn get(db: &Db, uuid: &str) -> ApiResult<worker::Result<Response>> {
+pub async fn get(db: &Db, uuid: &str) -> ApiResult<Response> {
     if !is_plausible_id(uuid) {
         return Err(task_not_found(uuid));
     }
     let body = tasks::task_json(db, uuid)
         .await?
         .ok_or_else(|| task_not_found(uuid))?;
-    Ok(http::raw_json(200, body))
+    http::raw_json(200, body)
 }
 
-pub async fn set_status(
-    req: &mut Request,
-    db: &Db,
-    uuid: &str,
-) -> ApiResult<worker::Result<Response>> {
+pub async fn set_status(req: &mut Request, db: &Db, uuid: &str) -> ApiResult<Response> {
     let body = read_json(req, MAX_STATUS_BODY).await?;
     let change = parse_status_change(&body)?;
     if !is_plausible_id(uuid) {
@@ -70,10 +62,10 @@ pub async fn set_status(
         note: change.note.as_deref(),
     };
     match tasks::set_status(db, uuid, request).await? {
-        StatusChange::Changed { previous } => Ok(http::json(
+        StatusChange::Changed { previous } => http::json(
             200,
             &json!({ "uuid": uuid, "status": change.to, "previous_status": previous }),
-        )),
+        ),
         StatusChange::NotFound => Err(task_not_found(uuid)),
         StatusChange::Refused { state } => Err(match refusal(&state, change.lease_token) {
             Refusal::LeaseLost => ApiError::LeaseLost {

@@ -12,14 +12,13 @@ use crate::store::followups::{self, Transition};
 use crate::store::oplog::{self, LogEntry};
 use crate::store::{classify_write_error, internal, text, Db, WriteConflict};
 use serde_json::{json, Value};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 /// GitHub caps payloads at 25 MB, but the events we act on are far smaller; a few MiB covers
 /// a pull request with a long description.
 const MAX_WEBHOOK_BODY: usize = 2 << 20;
 
-pub async fn receive(req: &mut Request, env: &Env, db: &Db) -> ApiResult<Response> {
-    let config = Config::from_env(env);
+pub async fn receive(req: &mut Request, config: &Config, db: &Db) -> ApiResult<Response> {
     let secret = config
         .webhook_secret
         .as_ref()
@@ -130,11 +129,11 @@ pub async fn receive(req: &mut Request, env: &Env, db: &Db) -> ApiResult<Respons
     } else {
         ids
     };
-    Ok(http::json(
+    http::json(
         200,
         &json!({ "ok": true, "event": event, "delivery": delivery, "outcome": outcome,
                  "followups": ids }),
-    )?)
+    )
 }
 
 /// The follow-ups a transition to `to` applies to: a reopening reopens the newest closed one;

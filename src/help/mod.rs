@@ -17,8 +17,10 @@
 //! No `worker::Env` here: the handler passes the URL, timeouts and model in.
 
 pub mod answer;
+pub mod compose;
 pub mod merge;
 pub mod query;
+pub mod request;
 
 /// Bumped whenever the answer's shape or wording changes, so old cache rows stop matching.
 const CACHE_KEY_VERSION: &str = "help-v1";

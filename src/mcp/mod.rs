@@ -17,6 +17,7 @@ pub mod tools;
 pub mod transport;
 pub mod version;
 
+use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers;
 use crate::http::{self, check_content_type, MAX_BODY_BYTES};
@@ -35,7 +36,7 @@ const INTERNAL_ORIGIN: &str = "http://mission-control.internal";
 
 /// Runs before the token check, as the transport spec asks: a page on another origin gets
 /// 403 whatever credentials it sends.
-pub fn refuse_foreign_origin(req: &Request) -> Option<worker::Result<Response>> {
+pub fn refuse_foreign_origin(req: &Request) -> Option<ApiResult<Response>> {
     let origin = req.headers().get("origin").ok().flatten();
     let url = req.inner().url();
     let own = crate::http::origin_of(&url)?;
@@ -52,20 +53,20 @@ pub fn refuse_foreign_origin(req: &Request) -> Option<worker::Result<Response>> 
 }
 
 /// `POST /mcp`, after the Origin and token checks.
-pub async fn handle(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Response>> {
+pub async fn handle(req: &mut Request, env: &Env, config: &Config) -> ApiResult<Response> {
     let header = req.headers().get("mcp-protocol-version").ok().flatten();
     let version = match transport::header_version(header.as_deref()) {
         Ok(version) => version,
-        Err(why) => return Ok(rpc_error(400, &RpcError::new(INVALID_REQUEST, why))),
+        Err(why) => return rpc_error(400, &RpcError::new(INVALID_REQUEST, why)),
     };
     if check_content_type(req.headers().get("content-type").ok().flatten().as_deref()).is_err() {
-        return Ok(rpc_error(
+        return rpc_error(
             415,
             &RpcError::new(
                 INVALID_REQUEST,
                 "messages must be sent with 'Content-Type: application/json'",
             ),
-        ));
+        );
     }
     let too_large = || {
         rpc_error(
@@ -81,42 +82,43 @@ pub async fn handle(req: &mut Request, env: &Env) -> ApiResult<worker::Result<Re
         .and_then(|len| len.parse::<usize>().ok())
         .is_some_and(|len| len > MAX_BODY_BYTES)
     {
-        return Ok(too_large());
+        return too_large();
     }
     let Ok(bytes) = req.bytes().await else {
-        return Ok(rpc_error(
+        return rpc_error(
             400,
             &RpcError::new(PARSE_ERROR, "parse error: the body could not be read"),
-        ));
+        );
     };
     if bytes.len() > MAX_BODY_BYTES {
-        return Ok(too_large());
+        return too_large();
     }
     let message: Value = match serde_json::from_slice(&bytes) {
         Ok(message) => message,
         Err(err) => {
-            return Ok(rpc_error(
+            return rpc_error(
                 400,
                 &RpcError::new(PARSE_ERROR, format!("parse error: {err}")),
-            ))
+            )
         }
     };
-    Ok(match message {
-        Value::Array(batch) => answer_batch(&batch, version, env).await,
-        single => answer_single(&single, version, env).await,
-    })
+    match message {
+        Value::Array(batch) => answer_batch(&batch, version, env, config).await,
+        single => answer_single(&single, version, env, config).await,
+    }
 }
 
 async fn answer_single(
     message: &Value,
     version: ProtocolVersion,
     env: &Env,
-) -> worker::Result<Response> {
+    config: &Config,
+) -> ApiResult<Response> {
     match jsonrpc::classify(message) {
         Err(invalid) => http::json(400, &jsonrpc::failure(&invalid.id, &invalid.error())),
         Ok(Message::Notification { .. } | Message::Response) => accepted(),
         Ok(Message::Request { id, method, params }) => {
-            let answer = answer_request(&id, &method, params.as_ref(), version, env).await;
+            let answer = answer_request(&id, &method, params.as_ref(), version, env, config).await;
             http::json(200, &answer)
         }
     }
@@ -128,7 +130,8 @@ async fn answer_batch(
     batch: &[Value],
     version: ProtocolVersion,
     env: &Env,
-) -> worker::Result<Response> {
+    config: &Config,
+) -> ApiResult<Response> {
     if !version.allows_batches() {
         let why = format!(
             "JSON-RPC batches are not part of MCP {}; send one message per request",
@@ -152,7 +155,9 @@ async fn answer_batch(
                 answers.push(jsonrpc::failure(&id, &RpcError::new(INVALID_REQUEST, why)));
             }
             Ok(Message::Request { id, method, params }) => {
-                answers.push(answer_request(&id, &method, params.as_ref(), version, env).await);
+                answers.push(
+                    answer_request(&id, &method, params.as_ref(), version, env, config).await,
+                );
             }
         }
     }
@@ -169,12 +174,13 @@ async fn answer_request(
     params: Option<&Value>,
     version: ProtocolVersion,
     env: &Env,
+    config: &Config,
 ) -> Value {
     match dispatch::handle(method, params, version) {
         Outcome::Answer(result) => jsonrpc::success(id, result),
         Outcome::Fail(error) => jsonrpc::failure(id, &error),
         Outcome::Call(call) => {
-            let (status, body) = execute(&call, env).await;
+            let (status, body) = execute(&call, env, config).await;
             jsonrpc::success(id, tools::call_result(status, body, call.only_status))
         }
     }
@@ -182,7 +188,7 @@ async fn answer_request(
 
 /// Runs an API call through the HTTP handlers: the answer's status and JSON body, or the
 /// error the handler returned in the API's error shape.
-async fn execute(call: &ApiCall, env: &Env) -> (u16, Value) {
+async fn execute(call: &ApiCall, env: &Env, config: &Config) -> (u16, Value) {
     let failed = |err: ApiError| (err.status(), err.body());
     let route = match router::resolve(call.method.as_str(), &call.path) {
         Ok(route) => route,
@@ -197,7 +203,7 @@ async fn execute(call: &ApiCall, env: &Env) -> (u16, Value) {
     };
     // Boxed: `serve` can reach `handle` again (through `Route::Mcp`), so the future type is
     // recursive and needs one indirection. Tool paths are all under `/api/`.
-    let mut response = match Box::pin(handlers::serve(route, &mut req, env)).await {
+    let mut response = match Box::pin(handlers::serve(route, &mut req, env, config)).await {
         Ok(response) => response,
         Err(err) => return failed(err),
     };
@@ -228,11 +234,11 @@ fn internal_request(call: &ApiCall) -> worker::Result<Request> {
 }
 
 /// A transport-level refusal: the JSON-RPC error with no usable `id`, at an HTTP status.
-fn rpc_error(status: u16, error: &RpcError) -> worker::Result<Response> {
+fn rpc_error(status: u16, error: &RpcError) -> ApiResult<Response> {
     http::json(status, &jsonrpc::failure(&Value::Null, error))
 }
 
 /// Notifications and responses: accepted, nothing to say.
-fn accepted() -> worker::Result<Response> {
+fn accepted() -> ApiResult<Response> {
     Ok(Response::empty()?.with_status(202))
 }

@@ -42,6 +42,22 @@ def fi() -> ModuleType:
     return module
 
 
+def load_taskctl() -> ModuleType:
+    """The Python embedded in taskctl.sh (the heredoc it hands to python3), as a module."""
+    text = (SCRIPTS / "taskctl.sh").read_text(encoding="utf-8")
+    source = text.split("<<'PY'\n", 1)[1].split("\nPY\n", 1)[0]
+    module = ModuleType("mc_taskctl")
+    module.__file__ = str(SCRIPTS / "taskctl.sh")
+    sys.modules[module.__name__] = module
+    exec(compile(source, str(SCRIPTS / "taskctl.sh"), "exec"), module.__dict__)
+    return module
+
+
+@pytest.fixture(scope="session")
+def tc() -> ModuleType:
+    return load_taskctl()
+
+
 @pytest.fixture(scope="session")
 def seed() -> ModuleType:
     module = load_script("seed_orders_and_tasks")

@@ -17,8 +17,8 @@ from typing import Any, Callable
 STATUSES = ("pending", "in_progress", "complete", "blocked")
 
 
-def now() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+def now(offset: float = 0.0) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + offset))
 
 
 class FakeOrchestrator:
@@ -36,6 +36,13 @@ class FakeOrchestrator:
         self.log_delay = 0.0  # seconds to sleep in POST /api/ops/log (a slow log)
         self.status_delay = 0.0  # seconds to sleep in POST /status (to widen race windows)
         self.lock = threading.Lock()
+        # Leases (POST /api/orders/:id/next): uuid -> epoch seconds the lease expires at.
+        self.lease_deadlines: dict[str, float] = {}
+        self.missing_routes: set[str] = set()  # e.g. {"next"}: act like an older Worker
+        # Remediation queue: uuids whose answers are deferred to GET /api/factory/errors/:id.
+        self.queue_items: set[str] = set()
+        self.queue_step = 1  # queued items each status poll finishes
+        self.batches: dict[str, dict] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._counter = 0
@@ -88,7 +95,8 @@ class FakeOrchestrator:
                     uuid, file_path, placeholder = t
                     t = {"uuid": uuid, "file_path": file_path, "placeholder": placeholder}
                 task = {"order_id": order_id, "instruction": f"Implement {t['placeholder']}",
-                        "status": "pending", "created_at": now(), "updated_at": None, **t}
+                        "status": "pending", "created_at": now(), "updated_at": None,
+                        "claimed_by": None, "lease_expires_at": None, "lease_token": None, **t}
                 self.tasks[task["uuid"]] = task
                 uuids.append(task["uuid"])
         return uuids
@@ -150,8 +158,16 @@ class FakeOrchestrator:
             route = self._post_errors
         elif method == "POST" and parts == ["api", "orders"]:
             route = self._post_order
+        elif method == "POST" and len(parts) == 4 and parts[:2] == ["api", "orders"] \
+                and parts[3] == "next" and "next" not in self.missing_routes:
+            route = self._post_next
+        elif method == "POST" and len(parts) == 4 and parts[:2] == ["api", "task"] \
+                and parts[3] == "heartbeat" and "next" not in self.missing_routes:
+            route = self._post_heartbeat
+        elif method == "GET" and len(parts) == 4 and parts[:3] == ["api", "factory", "errors"]:
+            route = self._get_batch
         if route is None:
-            return self._error(h, 404, "not_found", f"no route {method} {path}")
+            return self._error(h, 404, "route_not_found", f"no route {method} {path}")
         route(h, parts, body)
 
     def _get_order(self, h, parts, body) -> None:
@@ -185,13 +201,95 @@ class FakeOrchestrator:
             if task is None:
                 return self._error(h, 404, "task_not_found", f"task {uuid} not found")
             previous = task["status"]
+            token = (body or {}).get("lease_token")
+            if token is not None and not self._lease_live(task, token):
+                return self._error(h, 409, "lease_lost", f"lease {token} on {uuid} is not live")
             if expected is not None and expected != previous:
                 return self._error(h, 409, "status_conflict",
                                    f"task {uuid} is {previous}, not {expected}",
                                    {"current_status": previous})
             task["status"] = status
             task["updated_at"] = now()
+            if status in ("complete", "blocked", "pending"):
+                task["claimed_by"] = task["lease_expires_at"] = None
+                self.lease_deadlines.pop(uuid, None)
         self._send(h, 200, {"uuid": uuid, "status": status, "previous_status": previous})
+
+    # -- leases ---------------------------------------------------------------------------
+
+    def _lease_live(self, task: dict, token: Any) -> bool:
+        deadline = self.lease_deadlines.get(task["uuid"])
+        return (task["status"] == "in_progress" and task.get("claimed_by") is not None
+                and task.get("lease_token") == token and deadline is not None
+                and deadline > time.time())
+
+    def _lease_seconds(self, h, body) -> int | None:
+        seconds = (body or {}).get("lease_seconds", 900)
+        if not isinstance(seconds, int) or not 30 <= seconds <= 86400:
+            self._error(h, 422, "validation_failed", "lease_seconds must be 30..86400")
+            return None
+        return seconds
+
+    def _post_next(self, h, parts, body) -> None:
+        agent = (body or {}).get("agent")
+        if not isinstance(agent, str) or not agent.strip():
+            return self._error(h, 422, "validation_failed", "agent is required")
+        seconds = self._lease_seconds(h, body)
+        if seconds is None:
+            return
+        with self.lock:
+            if parts[2] not in self.orders:
+                return self._error(h, 404, "not_found", f"order '{parts[2]}' not found")
+            task = next((t for t in self.tasks.values()
+                         if t["order_id"] == parts[2] and t["status"] == "pending"), None)
+            if task is None:
+                return self._error(h, 404, "no_pending_task", "no pending task in the order")
+            task["status"] = "in_progress"
+            task["claimed_by"] = agent
+            task["lease_token"] = (task.get("lease_token") or 0) + 1
+            task["lease_expires_at"] = now(seconds)
+            task["updated_at"] = now()
+            self.lease_deadlines[task["uuid"]] = time.time() + seconds
+            answer = {"task": dict(task), "lease": {"token": task["lease_token"], "agent": agent,
+                                                    "expires_at": task["lease_expires_at"]}}
+        self._send(h, 200, answer)
+
+    def _post_heartbeat(self, h, parts, body) -> None:
+        seconds = self._lease_seconds(h, body)
+        if seconds is None:
+            return
+        with self.lock:
+            task = self.tasks.get(parts[2])
+            if task is None:
+                return self._error(h, 404, "not_found", f"task '{parts[2]}' not found")
+            token = (body or {}).get("lease_token")
+            if not self._lease_live(task, token):
+                return self._error(h, 409, "lease_lost", f"lease {token} on {parts[2]} is not "
+                                   f"live")
+            task["lease_expires_at"] = now(seconds)
+            self.lease_deadlines[task["uuid"]] = time.time() + seconds
+            lease = {"token": token, "agent": task["claimed_by"],
+                     "expires_at": task["lease_expires_at"]}
+        self._send(h, 200, {"uuid": parts[2], "lease": lease})
+
+    def expire_leases(self) -> list[str]:
+        """What the Worker's cron does: expired leases go back to pending."""
+        returned = []
+        with self.lock:
+            for uuid, deadline in list(self.lease_deadlines.items()):
+                if deadline <= time.time():
+                    task = self.tasks[uuid]
+                    task["status"] = "pending"
+                    task["claimed_by"] = task["lease_expires_at"] = None
+                    del self.lease_deadlines[uuid]
+                    returned.append(uuid)
+        return returned
+
+    def lapse(self, uuid: str) -> None:
+        """Let a lease run out now, and the cron return its task."""
+        with self.lock:
+            self.lease_deadlines[uuid] = time.time() - 1
+        self.expire_leases()
 
     def _post_help(self, h, parts, body) -> None:
         with self.lock:
@@ -216,31 +314,69 @@ class FakeOrchestrator:
             self.ops_logs.append(body)
         self._send(h, 200, {"ok": True})
 
+    def _decide(self, item: dict) -> dict:
+        """The remediation answer for one reported item, with its effect on the task."""
+        plan = self.remediation.get(item.get("task_uuid"))
+        answer = plan(item) if callable(plan) else plan
+        if answer is None:
+            answer = {"action": "none", "ok": False, "note": "no remediation"}
+        answer = {"task_uuid": item.get("task_uuid"), "ok": True, "note": "", **answer}
+        with self.lock:
+            task = self.tasks.get(item.get("task_uuid"))
+            if task and answer["action"] == "blocked":
+                task["status"] = "blocked"
+                task["updated_at"] = now()
+            if task and answer["action"] == "update_file_path":
+                task["file_path"] = answer["new_file_path"]
+        return answer
+
     def _post_errors(self, h, parts, body) -> None:
         errors = (body or {}).get("errors") or []
         with self.lock:
             self.error_batches.append({"body": body,
                                        "key": h.headers.get("Idempotency-Key")})
-        answers = []
-        for item in errors:
-            plan = self.remediation.get(item.get("task_uuid"))
-            answer = plan(item) if callable(plan) else plan
-            if answer is None:
-                answer = {"action": "none", "ok": False, "note": "no remediation"}
-            answer = {"task_uuid": item.get("task_uuid"), "ok": True, "note": "", **answer}
-            if answer["action"] == "blocked":
-                with self.lock:
-                    task = self.tasks.get(item.get("task_uuid"))
-                    if task:
-                        task["status"] = "blocked"
-                        task["updated_at"] = now()
-            if answer["action"] == "update_file_path":
-                with self.lock:
-                    task = self.tasks.get(item.get("task_uuid"))
-                    if task:
-                        task["file_path"] = answer["new_file_path"]
+            batch_id = f"BATCH{len(self.error_batches):03d}"
+        status_url = f"/api/factory/errors/{batch_id}"
+        answers, items = [], []
+        for index, item in enumerate(errors):
+            base = {"index": index, "task_uuid": item.get("task_uuid"),
+                    "error_code": item.get("error_code")}
+            if item.get("task_uuid") in self.queue_items:
+                answer = {**base, "ok": False, "action": "queued",
+                          "note": "queued for remediation", "status_url": status_url}
+                items.append({**base, "state": "queued", "item": item})
+            else:
+                answer = {**base, **self._decide(item)}
+                items.append({**base, "state": "done", "answer": answer})
             answers.append(answer)
-        self._send(h, 200, {"ok": True, "remediation": answers})
+        reply: dict = {"ok": True, "remediation": answers}
+        if any(i["state"] == "queued" for i in items):
+            with self.lock:
+                self.batches[batch_id] = {"received": len(errors), "items": items}
+            reply["status_url"] = status_url
+        self._send(h, 200, reply)
+
+    def _get_batch(self, h, parts, body) -> None:
+        batch = self.batches.get(parts[3])
+        if batch is None:
+            return self._error(h, 404, "not_found", f"batch '{parts[3]}' not found")
+        query = dict(p.split("=", 1) for p in h.path.partition("?")[2].split("&") if "=" in p)
+        waiting = [i for i in batch["items"] if i["state"] == "queued"]
+        for item in waiting[:self.queue_step]:  # the queue consumer works a few per poll
+            item["answer"] = {"index": item["index"], **self._decide(item["item"])}
+            item["state"] = "done"
+        start = int(query.get("cursor") or 0)
+        limit = int(query.get("limit") or 50)
+        page = batch["items"][start:start + limit]
+        counts = {"recorded": 0, "queued": 0, "working": 0, "done": 0}
+        for item in batch["items"]:
+            counts[item["state"]] += 1
+        out = [{**{k: v for k, v in i.items() if k not in ("item", "answer")},
+                **(i.get("answer") or {})} for i in page]
+        self._send(h, 200, {"batch_id": parts[3], "received": batch["received"],
+                            "counts": counts, "items": out,
+                            "next_cursor": str(start + limit)
+                            if start + limit < len(batch["items"]) else None})
 
     def _post_order(self, h, parts, body) -> None:
         body = body or {}

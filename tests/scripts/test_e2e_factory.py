@@ -286,3 +286,141 @@ def test_taskctl_help(worker, initialised):
     res = run_taskctl(root, "help", ids["A"], "q", "--json", token=worker.token)
     body = json.loads(res.stdout)
     assert body["uuid"] == ids["A"] and "ai_guidance" in body
+
+
+# -- leases (issue 10) -------------------------------------------------------------------------
+
+
+def held_leases(root: Path) -> dict:
+    path = root / ".mission_control/leases.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def lapse(worker, uuid: str) -> None:
+    """Let the task's lease run out now and run the cron sweep, as a minute later would."""
+    worker.execute(f"UPDATE tasks SET lease_expires_at = '2000-01-01 00:00:00' "
+                   f"WHERE uuid = '{uuid}'")
+    reply = worker.run_scheduled()
+    assert reply.status == 200, reply.text
+
+
+def test_taskctl_next_heartbeat_complete_on_the_worker(worker, initialised):
+    root, ids = initialised
+    env = {"MISSION_CONTROL_TOKEN": worker.token, "MISSION_CONTROL_AGENT": "e2e-agent"}
+    res = run_taskctl(root, "next", env=env)
+    assert res.returncode == 0, res.stderr
+    uuid = res.stdout.strip()
+    assert uuid == ids["A"]  # the order's oldest pending task
+    task = d1_task(worker, uuid)
+    assert task["status"] == "in_progress" and task["claimed_by"] == "e2e-agent"
+    lease = held_leases(root)[uuid]
+    assert lease["token"] == task["lease_token"]
+    assert lease["expires_at"] == task["lease_expires_at"]
+
+    res = run_taskctl(root, "heartbeat", uuid, "--lease-seconds", "3600", env=env)
+    assert res.returncode == 0, res.stderr
+    extended = d1_task(worker, uuid)["lease_expires_at"]
+    assert extended > task["lease_expires_at"]
+    assert held_leases(root)[uuid]["expires_at"] == extended
+    res = run_taskctl(root, "status", uuid, env=env)
+    assert res.stdout == "in_progress\n" and f"until {extended} UTC" in res.stderr
+
+    res = run_taskctl(root, "complete", uuid, env=env)
+    assert res.returncode == 0, res.stderr
+    task = d1_task(worker, uuid)
+    assert task["status"] == "complete" and task["claimed_by"] is None
+    assert uuid not in held_leases(root)
+    assert run_taskctl(root, "next", env=env).stdout.strip() == ids["B"]
+
+
+def test_taskctl_lease_lost_on_sync_against_the_worker(worker, initialised, tmp_path):
+    """Agent one claims, completes while offline (queued), and its lease runs out; agent two
+    claims the task again. One's sync is refused with lease_lost, reported and dropped;
+    two's complete, with the newer token, goes through."""
+    root, ids = initialised
+    uuid = ids["A"]
+    one = {"MISSION_CONTROL_TOKEN": worker.token, "MISSION_CONTROL_AGENT": "agent-one"}
+    two = {"MISSION_CONTROL_TOKEN": worker.token, "MISSION_CONTROL_AGENT": "agent-two"}
+    assert run_taskctl(root, "next", env=one).stdout.strip() == uuid
+    res = run_taskctl(root, "complete", uuid, url=closed_port_url(), env=one)
+    assert res.returncode == 0 and "[QUEUED]" in res.stderr
+    lapse(worker, uuid)
+    assert d1_task(worker, uuid)["status"] == "pending"
+
+    other = tmp_path / "other"
+    write(other / ".mission_control/tasks.json",
+          (root / ".mission_control/tasks.json").read_text())
+    assert run_taskctl(other, "next", env=two).stdout.strip() == uuid
+    assert held_leases(other)[uuid]["token"] > held_leases(root)[uuid]["token"]
+
+    res = run_taskctl(root, "sync", env=one)
+    assert res.returncode == 4, res.stdout + res.stderr
+    assert "lease_lost=1" in res.stdout and "queued=0" in res.stdout
+    assert f"lease lost: {uuid} -> complete" in res.stderr and "agent-two" in res.stderr
+    assert run_taskctl(root, "sync", env=one).stdout == "[SYNC] nothing queued\n"
+    task = d1_task(worker, uuid)
+    assert task["status"] == "in_progress" and task["claimed_by"] == "agent-two"
+
+    res = run_taskctl(other, "complete", uuid, env=two)
+    assert res.returncode == 0, res.stderr
+    assert d1_task(worker, uuid)["status"] == "complete"
+
+
+def test_taskctl_stale_token_cannot_complete_after_a_reclaim(worker, initialised, tmp_path):
+    """The fenced sequence, online: one's lease expires, two re-claims, one's complete with
+    its old token is refused and changes nothing."""
+    root, ids = initialised
+    uuid = ids["A"]
+    one = {"MISSION_CONTROL_TOKEN": worker.token, "MISSION_CONTROL_AGENT": "agent-one"}
+    two = {"MISSION_CONTROL_TOKEN": worker.token, "MISSION_CONTROL_AGENT": "agent-two"}
+    assert run_taskctl(root, "next", env=one).stdout.strip() == uuid
+    lapse(worker, uuid)
+    other = tmp_path / "other"
+    write(other / ".mission_control/tasks.json",
+          (root / ".mission_control/tasks.json").read_text())
+    assert run_taskctl(other, "next", env=two).stdout.strip() == uuid
+    res = run_taskctl(root, "complete", uuid, env=one)
+    assert res.returncode == 4 and "lease_lost" in res.stderr
+    res = run_taskctl(root, "heartbeat", uuid, env=one)
+    assert res.returncode in (3, 4)  # the lease is already forgotten locally
+    task = d1_task(worker, uuid)
+    assert task["status"] == "in_progress" and task["claimed_by"] == "agent-two"
+
+
+# -- remediation the Worker queued (issue 15) ------------------------------------------------
+
+
+def test_factory_init_applies_remediation_the_worker_queued(worker, start_worker, upstreams,
+                                                            github, tmp_path):
+    """A budget of two or three items per request: most of eight renamed files are answered
+    `queued`; factory_init follows the batch's status route and applies each late answer."""
+    queued = start_worker({**worker.vars, "REMEDIATION_MAX_CALLS": "8",
+                           "REMEDIATION_RETRY_BASE_SECONDS": "1"}, name="fi-queue")
+    dirs = [f"q/{unique('d')}" for _ in range(8)]
+    olds = [f"{d}/agents/agent_gmail.ts" for d in dirs]
+    news = [f"{d}/integrations/agents/gmail_agent.ts" for d in dirs]
+    contents = {new: f"// agent {i}\n###LOGIC_{i:03d}###\n" for i, new in enumerate(news)}
+    github.seed(contents)  # the templates moved upstream...
+    for path, text in contents.items():  # ...and the checkout has the new layout
+        write(tmp_path / path, text)
+    write(tmp_path / "keep/ok.ts", "###KEEP###\n")
+    order = create_order(queued, {**{old: [f"LOGIC_{i:03d}"] for i, old in enumerate(olds)},
+                                  "keep/ok.ts": ["KEEP"]})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MISSION_CONTROL_")}
+    env["MISSION_CONTROL_TOKEN"] = queued.token
+    res = subprocess.run([sys.executable, str(SCRIPTS / "factory_init.py"), order["order_id"],
+                          queued.base_url, "--wait", "240"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    progress = [ln for ln in res.stdout.splitlines() if ln.startswith("remediation ")]
+    assert progress and progress[-1] == "remediation 8/8 done, 0 blocked", res.stdout
+    assert int(progress[0].split()[1].split("/")[0]) < 8  # some answers came late
+    assert "remediated=8" in res.stdout
+    ids = task_ids(order)
+    local = {t["uuid"]: t for t in read_tasks_json(tmp_path)["tasks"]}
+    for i, new in enumerate(news):
+        uuid = ids[f"LOGIC_{i:03d}"]
+        assert f"TASK_ID:{uuid}" in (tmp_path / new).read_text()
+        assert local[uuid]["file_path"] == new
+        assert d1_task(queued, uuid)["file_path"] == new
+    assert not (tmp_path / ".mission_control/remediation.json").exists()

@@ -1,25 +1,16 @@
 //! The filters of `GET /api/followups`: the human queue, by order, task, type and status.
 
+use super::followup::{FollowupStatus, FollowupType};
 use super::oplog::MAX_ID;
 use super::page::Paging;
 use crate::error::{ApiError, ApiResult, FieldError};
-
-/// Follow-up types the orchestrator writes (and the TypeScript schema names).
-pub const TYPES: [&str; 5] = [
-    "blocked",
-    "improvement",
-    "warning",
-    "auto-fix-proposed",
-    "auto-fix-applied",
-];
-pub const STATUSES: [&str; 5] = ["open", "triaging", "fixed", "wontfix", "needs_human"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FollowupQuery {
     pub order_id: Option<String>,
     pub task_uuid: Option<String>,
-    pub kind: Option<&'static str>,
-    pub status: Option<&'static str>,
+    pub kind: Option<FollowupType>,
+    pub status: Option<FollowupStatus>,
     pub page: Paging,
 }
 
@@ -33,7 +24,6 @@ pub fn parse_followup_query<'a>(
             errors.extend(taken.err());
             continue;
         }
-        let one_of = |allowed: &[&'static str]| allowed.iter().copied().find(|a| *a == value);
         match key {
             "order_id" | "task_uuid" => {
                 if value.is_empty() || value.chars().count() > MAX_ID {
@@ -47,23 +37,23 @@ pub fn parse_followup_query<'a>(
                     query.task_uuid = Some(value.to_owned());
                 }
             }
-            "type" => match one_of(&TYPES) {
+            "type" => match FollowupType::parse(value) {
                 Some(kind) => query.kind = Some(kind),
                 None => errors.push(FieldError::new(
                     "type",
                     format!(
                         "'{value}' is not a follow-up type; one of {}",
-                        TYPES.join(", ")
+                        FollowupType::allowed_list()
                     ),
                 )),
             },
-            "status" => match one_of(&STATUSES) {
+            "status" => match FollowupStatus::parse(value) {
                 Some(status) => query.status = Some(status),
                 None => errors.push(FieldError::new(
                     "status",
                     format!(
                         "'{value}' is not a follow-up status; one of {}",
-                        STATUSES.join(", ")
+                        FollowupStatus::allowed_list()
                     ),
                 )),
             },
@@ -90,8 +80,8 @@ mod tests {
             ("limit", "10"),
         ])
         .unwrap();
-        assert_eq!(q.kind, Some("blocked"));
-        assert_eq!(q.status, Some("open"));
+        assert_eq!(q.kind, Some(FollowupType::Blocked));
+        assert_eq!(q.status, Some(FollowupStatus::Open));
         assert_eq!(q.page.limit, 10);
         for bad in [
             ("type", "bug"),

@@ -40,10 +40,6 @@ const INSERT: &str = "INSERT INTO followups (order_id, task_uuid, type, impact_l
        note, github_issue_id, data, github_kind, github_repo, github_number, updated_at) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, CURRENT_TIMESTAMP)";
 
-const FIND_OPEN: &str = "SELECT id, github_issue_id FROM followups \
-     WHERE task_uuid = ?1 AND type = ?2 AND status IN ('open', 'triaging', 'needs_human') \
-     ORDER BY id DESC LIMIT 1";
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct FollowupRef {
     pub id: i64,
@@ -111,12 +107,16 @@ pub async fn find_open(
     task_uuid: &str,
     kind: &str,
 ) -> Result<Option<FollowupRef>, ApiError> {
-    db.prepare(FIND_OPEN)
-        .bind(&[text(task_uuid), text(kind)])
-        .map_err(internal("binding follow-up lookup"))?
-        .first::<FollowupRef>(None)
-        .await
-        .map_err(internal("reading follow-ups"))
+    db.prepare(format!(
+        "SELECT id, github_issue_id FROM followups \
+         WHERE task_uuid = ?1 AND type = ?2 AND status IN {} ORDER BY id DESC LIMIT 1",
+        FollowupStatus::ACTIVE_SQL
+    ))
+    .bind(&[text(task_uuid), text(kind)])
+    .map_err(internal("binding follow-up lookup"))?
+    .first::<FollowupRef>(None)
+    .await
+    .map_err(internal("reading follow-ups"))
 }
 
 /// A follow-up as `GET /api/followups` shows it: `data` parsed back into JSON.
@@ -203,8 +203,8 @@ pub async fn list(
     listing
         .filter("order_id", "=", query.order_id.as_deref())
         .filter("task_uuid", "=", query.task_uuid.as_deref())
-        .filter("type", "=", query.kind)
-        .filter("status", "=", query.status);
+        .filter("type", "=", query.kind.map(FollowupType::as_str))
+        .filter("status", "=", query.status.map(FollowupStatus::as_str));
     let (rows, next) = listing
         .fetch(db, query.page, |r: &FollowupRow| r.id, "reading follow-ups")
         .await?;
@@ -252,14 +252,16 @@ const LIFTS_BLOCK: &str = "((?2 = 'fixed' AND f.type IN ('blocked', 'auto-fix-ap
 
 /// The other active `blocked` follow-up `b` of a task whose block follow-up ?1's change lifts
 /// (run while the task is still blocked).
-const BLOCK_LIFTED_WITH: &str =
-    "b.type = 'blocked' AND b.status IN ('open', 'triaging', 'needs_human') \
-     AND b.id <> ?1 AND b.task_uuid IN (SELECT f.task_uuid FROM followups f \
-       JOIN tasks t ON t.uuid = f.task_uuid \
-       WHERE f.id = ?1 AND f.status IS NOT ?2 AND t.status = 'blocked' \
-         AND t.blocked_by = 'remediation' \
-         AND ((?2 = 'fixed' AND f.type IN ('blocked', 'auto-fix-applied')) \
-              OR (?2 = 'wontfix' AND f.type = 'blocked')))";
+fn block_lifted_with() -> String {
+    format!(
+        "b.type = 'blocked' AND b.status IN {} AND b.id <> ?1 \
+         AND b.task_uuid IN (SELECT f.task_uuid FROM followups f \
+           JOIN tasks t ON t.uuid = f.task_uuid \
+           WHERE f.id = ?1 AND f.status IS NOT ?2 AND t.status = 'blocked' \
+             AND t.blocked_by = 'remediation' AND {LIFTS_BLOCK})",
+        FollowupStatus::ACTIVE_SQL
+    )
+}
 
 /// The statements of one follow-up's status change (?1 id, ?2 status, ?3 note, ?4 actor,
 /// ?5 source), for the batch of whatever caused it. Each is conditional on the change really
@@ -271,6 +273,7 @@ pub fn transition_statements(
     change: &Transition,
 ) -> worker::Result<Vec<D1PreparedStatement>> {
     let f = changing("f");
+    let lifted = block_lifted_with();
     let sqls = [
         format!(
             "INSERT INTO operation_logs (source, order_id, task_uuid, operation, level, details) \
@@ -295,15 +298,15 @@ pub fn transition_statements(
              SELECT 'orchestrator', b.order_id, b.task_uuid, 'followup_status_changed', 'info', \
                     json_object('followup_id', b.id, 'type', b.type, 'from', b.status, \
                                 'to', 'fixed', 'actor', ?4, 'source', ?5, 'lifted_by', ?1) \
-             FROM followups b WHERE {BLOCK_LIFTED_WITH}"
+             FROM followups b WHERE {lifted}"
         ),
         format!(
             "DELETE FROM github_claims WHERE kind = 'issue' AND task_uuid IN \
-               (SELECT b.task_uuid FROM followups b WHERE {BLOCK_LIFTED_WITH})"
+               (SELECT b.task_uuid FROM followups b WHERE {lifted})"
         ),
         format!(
             "UPDATE followups SET status = 'fixed', updated_at = CURRENT_TIMESTAMP \
-             WHERE id IN (SELECT b.id FROM followups b WHERE {BLOCK_LIFTED_WITH})"
+             WHERE id IN (SELECT b.id FROM followups b WHERE {lifted})"
         ),
         format!(
             "UPDATE tasks SET status = 'pending', blocked_by = NULL, updated_at = CURRENT_TIMESTAMP \
@@ -458,9 +461,10 @@ pub fn mark_checked_statement(db: &Db, id: i64) -> worker::Result<D1PreparedStat
 
 /// Marks a task's open `blocked` follow-ups fixed (its problem was remediated since).
 pub fn resolve_blocked_statement(db: &Db, task_uuid: &str) -> worker::Result<D1PreparedStatement> {
-    db.prepare(
+    db.prepare(format!(
         "UPDATE followups SET status = 'fixed', updated_at = CURRENT_TIMESTAMP \
-         WHERE task_uuid = ?1 AND type = 'blocked' AND status IN ('open', 'triaging', 'needs_human')",
-    )
+         WHERE task_uuid = ?1 AND type = 'blocked' AND status IN {}",
+        FollowupStatus::ACTIVE_SQL
+    ))
     .bind(&[text(task_uuid)])
 }

@@ -115,6 +115,17 @@ pub fn complete_statement(
     ])
 }
 
+/// Forgets the task's claim on its `kind` of object (the problem it was about is fixed), so a
+/// later report may open a new one.
+pub fn forget_statement(
+    db: &Db,
+    task_uuid: &str,
+    kind: GithubKind,
+) -> worker::Result<D1PreparedStatement> {
+    db.prepare("DELETE FROM github_claims WHERE task_uuid = ?1 AND kind = ?2")
+        .bind(&[text(task_uuid), text(kind.as_str())])
+}
+
 /// Gives the claim back after GitHub failed, so a later report may try again.
 pub fn release_statement(
     db: &Db,

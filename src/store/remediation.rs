@@ -100,8 +100,7 @@ pub async fn record(db: &Db, item: ItemRecord<'_>) -> Result<Option<i64>, ApiErr
                 .map_err(bind("binding unblock"))?,
         );
         statements.push(
-            db.prepare("DELETE FROM github_claims WHERE task_uuid = ?1 AND kind = 'issue'")
-                .bind(&[super::text(item.task_uuid)])
+            github_claims::forget_statement(db, item.task_uuid, GithubKind::Issue)
                 .map_err(bind("binding unblock"))?,
         );
     }

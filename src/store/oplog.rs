@@ -92,17 +92,8 @@ pub async fn append(db: &Db, entry: &NewLogEntry) -> Result<i64, ApiError> {
         .ok_or(ApiError::Internal("log insert returned no id"))
 }
 
-#[derive(Debug, Deserialize)]
-struct LogRow {
-    id: i64,
-    ts: Option<String>,
-    source: String,
-    order_id: Option<String>,
-    task_uuid: Option<String>,
-    operation: String,
-    level: String,
-    details: String,
-}
+/// A row as D1 stores it (the archive keeps rows in the same shape).
+type LogRow = crate::archive::plan::ArchivedRow;
 
 /// An entry as `GET /api/ops/logs` shows it: `details` parsed back into JSON.
 #[derive(Debug, Serialize)]

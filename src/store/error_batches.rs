@@ -4,7 +4,7 @@
 //! a deferred answer) is read from its newest row.
 
 use super::Db;
-use super::{int, internal, rows, text};
+use super::{batch_shared, int, internal, rows, text};
 use crate::domain::error_report::{ErrorCode, ErrorItem};
 use crate::error::ApiError;
 use serde::Deserialize;
@@ -220,29 +220,19 @@ pub async fn status(
         "SELECT item_index, task_uuid, error_code, state, attempts, answer FROM error_events \
          WHERE batch_id = ?1 AND item_index >= ?2 AND {NEWEST} ORDER BY item_index LIMIT ?3"
     );
-    let statements = vec![
-        db.prepare(counts)
-            .bind(&[text(batch_id)])
-            .map_err(internal("binding batch counts"))?,
-        db.prepare(items)
-            .bind(&[text(batch_id), int(from), int(i64::from(limit))])
-            .map_err(internal("binding batch items"))?,
-    ];
-    let results = db
-        .batch(statements)
-        .await
-        .map_err(internal("reading batch status"))?;
-    let [counts, items] = results.as_slice() else {
-        return Err(ApiError::Internal(
-            "D1 batch returned an unexpected result count",
-        ));
-    };
-    let counts = rows::<Counts>(counts, "decoding batch counts")?
+    let [counts, items] = batch_shared(
+        db,
+        [counts.as_str(), items.as_str()],
+        &[text(batch_id), int(from), int(i64::from(limit))],
+        "reading batch status",
+    )
+    .await?;
+    let counts = rows::<Counts>(&counts, "decoding batch counts")?
         .into_iter()
         .next()
         .unwrap_or_default();
     if counts.received == 0 {
         return Ok(None);
     }
-    Ok(Some((counts, rows(items, "decoding batch items")?)))
+    Ok(Some((counts, rows(&items, "decoding batch items")?)))
 }

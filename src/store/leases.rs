@@ -5,7 +5,7 @@
 
 use super::tasks::{TaskRow, LEASE_LIVE, TASK_COLUMNS};
 use super::Db;
-use super::{changes, int, internal, prepare_bound, rows, text};
+use super::{batch_shared, changes, int, rows, text};
 use crate::domain::lease::{ClaimRequest, HeartbeatRequest};
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
@@ -58,24 +58,17 @@ pub async fn claim_next(db: &Db, order_id: &str, claim: &ClaimRequest) -> Result
         text(&claim.agent),
         int(i64::from(claim.lease_seconds)),
     ];
-    let statements = [order, log.as_str(), update.as_str()]
-        .into_iter()
-        .map(|sql| prepare_bound(db, sql, &params))
-        .collect::<worker::Result<Vec<_>>>()
-        .map_err(internal("binding task claim"))?;
-    let results = db
-        .batch(statements)
-        .await
-        .map_err(internal("claiming a task"))?;
-    let [order, _, update] = results.as_slice() else {
-        return Err(ApiError::Internal(
-            "D1 batch returned an unexpected result count",
-        ));
-    };
-    if rows::<Found>(order, "decoding order lookup")?.is_empty() {
+    let [order, _, update] = batch_shared(
+        db,
+        [order, log.as_str(), update.as_str()],
+        &params,
+        "claiming a task",
+    )
+    .await?;
+    if rows::<Found>(&order, "decoding order lookup")?.is_empty() {
         return Ok(Claim::UnknownOrder);
     }
-    let Some(task) = rows::<TaskRow>(update, "decoding claimed task")?
+    let Some(task) = rows::<TaskRow>(&update, "decoding claimed task")?
         .into_iter()
         .next()
     else {
@@ -122,25 +115,13 @@ pub async fn heartbeat(db: &Db, uuid: &str, beat: HeartbeatRequest) -> Result<He
         int(beat.lease_token),
         int(i64::from(beat.lease_seconds)),
     ];
-    let statements = [task, extend.as_str()]
-        .into_iter()
-        .map(|sql| prepare_bound(db, sql, &params))
-        .collect::<worker::Result<Vec<_>>>()
-        .map_err(internal("binding heartbeat"))?;
-    let results = db
-        .batch(statements)
-        .await
-        .map_err(internal("extending a lease"))?;
-    let [task, extend] = results.as_slice() else {
-        return Err(ApiError::Internal(
-            "D1 batch returned an unexpected result count",
-        ));
-    };
-    if rows::<Found>(task, "decoding task lookup")?.is_empty() {
+    let [task, extend] =
+        batch_shared(db, [task, extend.as_str()], &params, "extending a lease").await?;
+    if rows::<Found>(&task, "decoding task lookup")?.is_empty() {
         return Ok(Heartbeat::UnknownTask);
     }
     Ok(
-        match rows::<LeaseRow>(extend, "decoding lease")?
+        match rows::<LeaseRow>(&extend, "decoding lease")?
             .into_iter()
             .next()
         {
@@ -178,14 +159,12 @@ pub async fn sweep_expired(db: &Db) -> Result<usize, ApiError> {
          WHERE uuid IN {EXPIRED}"
     );
     let params = [int(SWEEP_BATCH)];
-    let statements = [log.as_str(), update.as_str()]
-        .into_iter()
-        .map(|sql| prepare_bound(db, sql, &params))
-        .collect::<worker::Result<Vec<_>>>()
-        .map_err(internal("binding lease sweep"))?;
-    let results = db
-        .batch(statements)
-        .await
-        .map_err(internal("sweeping expired leases"))?;
-    Ok(results.get(1).map_or(0, changes))
+    let [_, update] = batch_shared(
+        db,
+        [log.as_str(), update.as_str()],
+        &params,
+        "sweeping expired leases",
+    )
+    .await?;
+    Ok(changes(&update))
 }

@@ -91,6 +91,31 @@ pub(crate) fn prepare_bound(
         .bind(&params[..highest_parameter(sql).min(params.len())])
 }
 
+/// Runs `sqls` as one batch (all or nothing), each bound to the `params` it uses, and returns
+/// its `N` results, one per statement.
+pub(crate) async fn batch_shared<const N: usize>(
+    db: &Db,
+    sqls: [&str; N],
+    params: &[JsValue],
+    context: &'static str,
+) -> Result<[worker::D1Result; N], ApiError> {
+    let statements = sqls
+        .iter()
+        .map(|sql| prepare_bound(db, sql, params))
+        .collect::<worker::Result<Vec<_>>>()
+        .map_err(internal(context))?;
+    results_of(db.batch(statements).await.map_err(internal(context))?)
+}
+
+/// A batch's results as one per statement (D1 answers exactly that).
+pub(crate) fn results_of<const N: usize>(
+    results: Vec<worker::D1Result>,
+) -> Result<[worker::D1Result; N], ApiError> {
+    results
+        .try_into()
+        .map_err(|_| ApiError::Internal("D1 batch returned an unexpected result count"))
+}
+
 /// The highest `?N` in `sql`.
 pub(crate) fn highest_parameter(sql: &str) -> usize {
     sql.split('?')

@@ -3,7 +3,7 @@
 
 use super::tasks::LEASE_LIVE;
 use super::Db;
-use super::{int, internal, rows, text};
+use super::{batch_shared, int, internal, rows, text};
 use crate::domain::followup::FollowupStatus;
 use crate::domain::page::Paging;
 use crate::error::ApiError;
@@ -139,26 +139,19 @@ pub async fn one(
          WHERE order_id = ?1 AND status = 'in_progress' AND {LEASE_LIVE} \
          ORDER BY lease_expires_at"
     );
-    let statements = [summary.as_str(), leases.as_str()]
-        .into_iter()
-        .map(|sql| db.prepare(sql).bind(&[text(order_id)]))
-        .collect::<worker::Result<Vec<_>>>()
-        .map_err(internal("binding order summary"))?;
-    let results = db
-        .batch(statements)
-        .await
-        .map_err(internal("reading order summary"))?;
-    let [summary, leases] = results.as_slice() else {
-        return Err(ApiError::Internal(
-            "D1 batch returned an unexpected result count",
-        ));
-    };
-    let Some(summary) = rows::<SummaryRow>(summary, "decoding order summary")?
+    let [summary, leases] = batch_shared(
+        db,
+        [summary.as_str(), leases.as_str()],
+        &[text(order_id)],
+        "reading order summary",
+    )
+    .await?;
+    let Some(summary) = rows::<SummaryRow>(&summary, "decoding order summary")?
         .into_iter()
         .next()
     else {
         return Ok(None);
     };
-    let leases = rows::<ActiveLease>(leases, "decoding active leases")?;
+    let leases = rows::<ActiveLease>(&leases, "decoding active leases")?;
     Ok(Some((summary.into(), leases)))
 }

@@ -1,7 +1,7 @@
 //! Reading tasks and changing their status.
 
 use super::Db;
-use super::{changes, internal, opt_int, opt_text, prepare_bound, rows, text};
+use super::{batch_shared, changes, internal, opt_int, opt_text, rows, text};
 use crate::domain::lease::TaskLeaseState;
 use crate::domain::status::TaskStatus;
 use crate::error::ApiError;
@@ -205,27 +205,20 @@ pub async fn set_status(
         opt_int(change.lease_token),
         opt_text(change.note),
     ];
-    let statements = [read.as_str(), log.as_str(), update.as_str()]
-        .into_iter()
-        .map(|sql| prepare_bound(db, sql, &params))
-        .collect::<worker::Result<Vec<_>>>()
-        .map_err(internal("binding status change"))?;
-    let results = db
-        .batch(statements)
-        .await
-        .map_err(internal("changing task status"))?;
-    let [before, _, update] = results.as_slice() else {
-        return Err(ApiError::Internal(
-            "D1 batch returned an unexpected result count",
-        ));
-    };
-    let Some(before) = rows::<StateRow>(before, "decoding task status")?
+    let [before, _, update] = batch_shared(
+        db,
+        [read.as_str(), log.as_str(), update.as_str()],
+        &params,
+        "changing task status",
+    )
+    .await?;
+    let Some(before) = rows::<StateRow>(&before, "decoding task status")?
         .into_iter()
         .next()
     else {
         return Ok(StatusChange::NotFound);
     };
-    Ok(if changes(update) == 0 {
+    Ok(if changes(&update) == 0 {
         StatusChange::Refused {
             state: TaskLeaseState {
                 status: before.status,

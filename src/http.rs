@@ -50,6 +50,21 @@ pub fn parse_json(bytes: &[u8], limit: usize) -> ApiResult<Value> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
 }
 
+/// Percent-encodes one path segment: everything but RFC 3986's unreserved characters, so an
+/// id can never add a segment (`/`), start a query (`?`) or climb (`..` is kept apart from
+/// URL parsing because the route is resolved from this string, not from a URL).
+pub fn path_segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 /// The decoded query string, in order.
 pub fn query_pairs(req: &Request) -> ApiResult<Vec<(String, String)>> {
     Ok(parse_query(&req.inner().url()))
@@ -157,6 +172,14 @@ pub fn error_response(err: &ApiError) -> worker::Result<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(path_segment("ORD-aZ_9.~"), "ORD-aZ_9.~");
+        assert_eq!(path_segment("a/b?c#d"), "a%2Fb%3Fc%23d");
+        assert_eq!(path_segment("%"), "%25");
+        assert_eq!(path_segment("é"), "%C3%A9");
+    }
 
     #[test]
     fn content_type_must_be_json_with_any_parameters() {

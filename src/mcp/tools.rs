@@ -4,6 +4,7 @@
 
 use crate::domain::status::TaskStatus;
 use crate::error::FieldError;
+use crate::http::path_segment;
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,10 +294,10 @@ impl Tool {
             body: Some(body),
             only_status: None,
         };
-        let task_path = |tail: &str| format!("/api/task/{}{tail}", segment(args.text("uuid")));
+        let task_path = |tail: &str| format!("/api/task/{}{tail}", path_segment(args.text("uuid")));
         match self {
             Tool::NextTask => post(
-                format!("/api/orders/{}/next", segment(args.text("order_id"))),
+                format!("/api/orders/{}/next", path_segment(args.text("order_id"))),
                 args.pick(&[("agent", "agent"), ("lease_seconds", "lease_seconds")]),
             ),
             Tool::GetTask => ApiCall {
@@ -307,7 +308,7 @@ impl Tool {
             },
             Tool::ListTasks => ApiCall {
                 method: ApiMethod::Get,
-                path: format!("/api/tasks/{}", segment(args.text("order_id"))),
+                path: format!("/api/tasks/{}", path_segment(args.text("order_id"))),
                 body: None,
                 only_status: args.get("status").and_then(TaskStatus::parse),
             },
@@ -404,21 +405,6 @@ fn object(properties: &[(&str, Value)], required: &[&str]) -> Value {
     json!({ "type": "object", "properties": properties, "required": required })
 }
 
-/// Percent-encodes one path segment: everything but RFC 3986's unreserved characters, so an
-/// id can never add a segment (`/`), start a query (`?`) or climb (`..` is kept apart from
-/// URL parsing because the route is resolved from this string, not from a URL).
-pub fn segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for byte in raw.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
 /// A `tools/call` result from the API's answer: the JSON as `structuredContent` and as one
 /// text block; a 4xx/5xx answer (the API's `{"error": {code, message}}`) sets `isError`.
 pub fn call_result(status: u16, mut body: Value, only_status: Option<TaskStatus>) -> Value {
@@ -443,6 +429,14 @@ mod tests {
 
     fn args(value: Value) -> Map<String, Value> {
         value.as_object().cloned().expect("an object")
+    }
+
+    #[test]
+    fn ids_cannot_leave_their_path_segment() {
+        let call = Tool::GetTask
+            .prepare(&args(json!({"uuid": "../orders"})))
+            .unwrap();
+        assert_eq!(call.path, "/api/task/..%2Forders");
     }
 
     #[test]
@@ -549,18 +543,6 @@ mod tests {
         );
         assert_eq!(help.path, "/api/task/A/help");
         assert_eq!(help.body, Some(json!({"agent_name": "bot", "error": "E1"})));
-    }
-
-    #[test]
-    fn path_segments_are_percent_encoded() {
-        assert_eq!(segment("ORD-aZ_9.~"), "ORD-aZ_9.~");
-        assert_eq!(segment("a/b?c#d"), "a%2Fb%3Fc%23d");
-        assert_eq!(segment("%"), "%25");
-        assert_eq!(segment("é"), "%C3%A9");
-        let call = Tool::GetTask
-            .prepare(&args(json!({"uuid": "../orders"})))
-            .unwrap();
-        assert_eq!(call.path, "/api/task/..%2Forders");
     }
 
     #[test]

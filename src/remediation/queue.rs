@@ -40,16 +40,10 @@ pub struct QueuedItem {
 }
 
 pub fn status_url(batch_id: &str) -> String {
-    let encoded: String = batch_id
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect();
-    format!("/api/factory/errors/{encoded}")
+    format!(
+        "/api/factory/errors/{}",
+        crate::http::path_segment(batch_id)
+    )
 }
 
 /// The delay before attempt `attempts + 1`: `base`, doubled per attempt, capped.

@@ -1,5 +1,6 @@
 //! Vars and secrets, read once per request into a typed [`Config`]; no `env.var` elsewhere.
 
+use crate::store::ReadReplication;
 use crate::upstream::docs::{DEFAULT_DOCS_MCP_URL, DEFAULT_TIMEOUT as DOCS_TIMEOUT};
 use crate::upstream::github::{self, GitHubConfig};
 use crate::upstream::model::ChatModel;
@@ -40,6 +41,9 @@ pub struct Config {
     /// The first delay before a queued item is tried again (`REMEDIATION_RETRY_BASE_SECONDS`);
     /// it doubles per attempt.
     pub remediation_retry_base_secs: u32,
+    /// Whether the D1 database has read replication on (`D1_READ_REPLICATION = "auto"`), and
+    /// so whether a request opens a D1 session (see `store::Db`).
+    pub read_replication: ReadReplication,
 }
 
 pub const DEFAULT_OPS_LOG_RETENTION_DAYS: u32 = 30;
@@ -120,6 +124,9 @@ impl Config {
             remediation_retry_base_secs: read(env, "REMEDIATION_RETRY_BASE_SECONDS")
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(DEFAULT_RETRY_BASE_SECS),
+            read_replication: ReadReplication::from_var(
+                read(env, "D1_READ_REPLICATION").as_deref(),
+            ),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::error::ApiError;
 use crate::store::followups::{self, Transition};
 use crate::store::oplog::{self, LogEntry};
 use crate::store::Db;
-use crate::store::{housekeeping, internal, leases, open, Consistency};
+use crate::store::{database, housekeeping, internal, leases};
 use crate::upstream::budget::CallBudget;
 use crate::upstream::github::{GitHub, GitHubError};
 use serde_json::json;
@@ -31,7 +31,7 @@ use worker::{console_error, Env};
 pub const RECONCILE_PER_RUN: u32 = 20;
 
 pub async fn run(env: &Env) {
-    let db = match open(env, Consistency::Primary, None) {
+    let db = match database(env) {
         Ok(db) => db,
         Err(err) => {
             console_error!("scheduled: {err:?}");

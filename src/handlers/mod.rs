@@ -58,9 +58,9 @@ async fn run(
 /// Runs a resolved route for a caller already let in: HTTP after `run`'s checks, or the MCP
 /// endpoint running a tool as the equivalent API request (one code path for both).
 ///
-/// A route that touches D1 gets one session for the whole request (`Route::consistency`,
-/// anchored at the request's `x-d1-bookmark` if any), and its answer, error or not, carries the
-/// session's latest bookmark back.
+/// A route that touches D1 gets one database for the whole request: with read replication on,
+/// a session (`Route::consistency`, anchored at the request's `x-d1-bookmark` if any) whose
+/// latest bookmark the answer, error or not, carries back; otherwise the binding itself.
 pub async fn serve(
     route: Route<'_>,
     req: &mut Request,
@@ -72,7 +72,7 @@ pub async fn serve(
     };
     let header = req.headers().get(bookmark::HEADER).ok().flatten();
     let bookmark = parse_bookmark(header.as_deref())?;
-    let db = store::open(env, consistency, bookmark.as_ref())?;
+    let db = store::open(env, config.read_replication, consistency, bookmark.as_ref())?;
     let mut response = match serve_with_d1(route, req, env, config, &db).await {
         Ok(response) => response,
         Err(err) => http::error_response(&err)?,

@@ -20,13 +20,63 @@ pub mod tasks;
 use crate::domain::bookmark::Bookmark;
 use crate::error::ApiError;
 use wasm_bindgen::JsValue;
-use worker::{console_error, D1DatabaseSession, D1PreparedStatement, D1SessionConstraint, Env};
+use worker::{
+    console_error, D1Database, D1DatabaseSession, D1PreparedStatement, D1SessionConstraint, Env,
+};
 
 pub const DB_BINDING: &str = "DB";
 
-/// What every store function runs its SQL on: a D1 session (Sessions API), opened once per
-/// request, so that reads can be served by a replica and a client can read its own writes.
-pub type Db = D1DatabaseSession;
+/// What every store function runs its SQL on: the bare binding, or a D1 session (Sessions
+/// API) opened once per request when the database has read replication on.
+///
+/// A session is what lets reads be served by a replica while a client still reads its own
+/// writes (bookmarks). Without replication every query goes to the primary, which is never
+/// behind anything: a session then buys no freshness and still costs a bookmark per query
+/// (under `wrangler dev` that bookmark costs about a quarter of a read's throughput). So which
+/// one a request gets follows the operator's setting, [`ReadReplication`].
+pub enum Db {
+    /// The binding itself: every query at the primary.
+    Primary(D1Database),
+    /// A session, anchored per [`Consistency`] and the client's bookmark.
+    Session(D1DatabaseSession),
+}
+
+impl Db {
+    pub fn prepare<T: Into<String>>(&self, query: T) -> D1PreparedStatement {
+        match self {
+            Db::Primary(db) => db.prepare(query),
+            Db::Session(session) => session.prepare(query),
+        }
+    }
+
+    pub async fn batch(
+        &self,
+        statements: Vec<D1PreparedStatement>,
+    ) -> worker::Result<Vec<worker::D1Result>> {
+        match self {
+            Db::Primary(db) => db.batch(statements).await,
+            Db::Session(session) => session.batch(statements).await,
+        }
+    }
+}
+
+/// Whether the database has read replication on (`D1_READ_REPLICATION`, the same word as
+/// the database's own `read_replication.mode`): `auto` opens a session per request, anything
+/// else uses the binding as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadReplication {
+    Auto,
+    Disabled,
+}
+
+impl ReadReplication {
+    pub fn from_var(value: Option<&str>) -> Self {
+        match value {
+            Some(mode) if mode.eq_ignore_ascii_case("auto") => ReadReplication::Auto,
+            _ => ReadReplication::Disabled,
+        }
+    }
+}
 
 /// Where a request's session starts. Which route needs which is decided in one place,
 /// `router::Route::consistency`.
@@ -39,17 +89,21 @@ pub enum Consistency {
     Replica,
 }
 
-/// Opens the request's session. A bookmark (from an earlier answer) anchors a reading session
-/// at least that fresh; a writing session starts at the primary, which is never behind any
-/// bookmark, so the bookmark adds nothing there.
+/// Opens the request's database. With replication on, a session: a bookmark (from an earlier
+/// answer) anchors a reading session at least that fresh; a writing session starts at the
+/// primary, which is never behind any bookmark, so the bookmark adds nothing there. With
+/// replication off, the binding: the primary again, so the bookmark (already validated) is
+/// satisfied as well.
 pub fn open(
     env: &Env,
+    replication: ReadReplication,
     consistency: Consistency,
     bookmark: Option<&Bookmark>,
 ) -> Result<Db, ApiError> {
-    let db = env
-        .d1(DB_BINDING)
-        .map_err(internal("D1 binding 'DB' is missing"))?;
+    let db = binding(env)?;
+    if replication == ReadReplication::Disabled {
+        return Ok(Db::Primary(db));
+    }
     let session = match (consistency, bookmark) {
         (Consistency::Primary, _) => db.with_session_constraint(D1SessionConstraint::FirstPrimary),
         (Consistency::Replica, Some(bookmark)) => db.with_session(Some(bookmark.as_str())),
@@ -57,19 +111,33 @@ pub fn open(
             db.with_session_constraint(D1SessionConstraint::FirstUnconstrained)
         }
     };
-    session.map_err(internal("opening a D1 session"))
+    session
+        .map(Db::Session)
+        .map_err(internal("opening a D1 session"))
 }
 
-/// A session for work outside a request (the cron and queue handlers): at the primary, the
-/// same consistency as the bare binding.
+/// The database for work outside a request (the cron and queue handlers): the binding, at
+/// the primary.
 pub fn database(env: &Env) -> Result<Db, ApiError> {
-    open(env, Consistency::Primary, None)
+    binding(env).map(Db::Primary)
 }
 
-/// The latest bookmark the session saw, for the answer's `x-d1-bookmark` (none before the first
-/// query, or where the runtime gives none).
+fn binding(env: &Env) -> Result<D1Database, ApiError> {
+    env.d1(DB_BINDING)
+        .map_err(internal("D1 binding 'DB' is missing"))
+}
+
+/// The latest bookmark the session saw, for the answer's `x-d1-bookmark` (none without a
+/// session, before the first query, or where the runtime gives none).
 pub fn bookmark(db: &Db) -> Option<String> {
-    db.get_bookmark().ok().flatten().filter(|b| !b.is_empty())
+    match db {
+        Db::Primary(_) => None,
+        Db::Session(session) => session
+            .get_bookmark()
+            .ok()
+            .flatten()
+            .filter(|b| !b.is_empty()),
+    }
 }
 
 /// Logs a D1 failure with its cause and turns it into an opaque 500.
@@ -187,6 +255,16 @@ pub fn classify_write_error(message: &str) -> WriteConflict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_auto_turns_read_replication_on() {
+        for on in ["auto", "AUTO", "Auto"] {
+            assert_eq!(ReadReplication::from_var(Some(on)), ReadReplication::Auto);
+        }
+        for off in [None, Some("disabled"), Some("on"), Some("true"), Some("")] {
+            assert_eq!(ReadReplication::from_var(off), ReadReplication::Disabled);
+        }
+    }
 
     #[test]
     fn finds_the_highest_parameter() {

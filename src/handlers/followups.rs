@@ -25,10 +25,10 @@ fn not_found(id: &str) -> ApiError {
 
 pub async fn get(db: &Db, id: &str) -> ApiResult<Response> {
     let number = parse_id(id)?;
-    let followup = followups::get(db, number)
+    let followup = followups::get_json(db, number)
         .await?
         .ok_or_else(|| not_found(id))?;
-    http::json(200, &followup)
+    http::raw_json(200, followup)
 }
 
 pub async fn patch(req: &mut Request, db: &Db, id: &str) -> ApiResult<Response> {
@@ -41,7 +41,7 @@ pub async fn patch(req: &mut Request, db: &Db, id: &str) -> ApiResult<Response> 
         source: "api",
     };
     match followups::set_status(db, number, &change).await? {
-        PatchOutcome::Updated(view) => http::json(200, &view),
+        PatchOutcome::Updated(view) => http::raw_json(200, view),
         PatchOutcome::NotFound => Err(not_found(id)),
         PatchOutcome::Conflict { other } => Err(ApiError::FollowupConflict { id: number, other }),
     }

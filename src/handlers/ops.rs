@@ -21,20 +21,12 @@ pub async fn append(req: &mut Request, db: &Db) -> ApiResult<Response> {
 pub async fn list(req: &Request, db: &Db) -> ApiResult<Response> {
     let pairs = query_pairs(req)?;
     let query = parse_log_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let (logs, next) = oplog::list(db, &query).await?;
-    http::json(
-        200,
-        &json!({ "logs": logs, "next_cursor": next.map(|id| id.to_string()) }),
-    )
+    http::raw_json(200, oplog::list_json(db, &query).await?)
 }
 
 /// `GET /api/followups`: what needs a human, by order, task, type and status.
 pub async fn followups(req: &Request, db: &Db) -> ApiResult<Response> {
     let pairs = query_pairs(req)?;
     let query = parse_followup_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    let (items, next) = followups::list(db, &query).await?;
-    http::json(
-        200,
-        &json!({ "followups": items, "next_cursor": next.map(|id| id.to_string()) }),
-    )
+    http::raw_json(200, followups::list_json(db, &query).await?)
 }

@@ -1,6 +1,6 @@
 //! Rows of `followups`: the queue of what a human (or later automation) should look at.
 
-use super::page::{json_or_text, Listing};
+use super::page::Listing;
 use super::Db;
 use super::{int, internal, opt_text, prepare_bound, rows, text};
 use crate::domain::followup::{FollowupStatus, FollowupType, GithubKind};
@@ -119,108 +119,41 @@ pub async fn find_open(
     .map_err(internal("reading follow-ups"))
 }
 
-/// A follow-up as `GET /api/followups` shows it: `data` parsed back into JSON.
-#[derive(Debug, serde::Serialize)]
-pub struct FollowupView {
-    pub id: i64,
-    pub ts: Option<String>,
-    pub order_id: String,
-    pub task_uuid: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub impact_level: i64,
-    pub status: String,
-    pub note: Option<String>,
-    pub github_issue_id: Option<String>,
-    pub github_kind: Option<String>,
-    pub github_number: Option<i64>,
-    pub github_repo: Option<String>,
-    /// The web address of the issue or pull request, when the follow-up tracks one.
-    pub github_url: Option<String>,
-    pub updated_at: Option<String>,
-    pub data: Option<serde_json::Value>,
-}
+/// A follow-up as `GET /api/followups` and `GET /api/followups/:id` show it, as a SQLite JSON
+/// object: `data` as JSON where it is JSON, and `github_url`, the web address of the issue or
+/// pull request when the follow-up tracks one.
+const VIEW_JSON: &str = "json_object('id', id, 'ts', ts, 'order_id', order_id, \
+     'task_uuid', task_uuid, 'type', type, 'impact_level', impact_level, 'status', status, \
+     'note', note, 'github_issue_id', github_issue_id, 'github_kind', github_kind, \
+     'github_number', github_number, 'github_repo', github_repo, \
+     'github_url', CASE WHEN substr(github_issue_id, 1, 8) = 'https://' THEN github_issue_id END, \
+     'updated_at', updated_at, 'data', \
+     CASE WHEN json_valid(data) THEN json(data) ELSE data END)";
 
-#[derive(Deserialize)]
-struct FollowupRow {
-    id: i64,
-    ts: Option<String>,
-    order_id: String,
-    task_uuid: Option<String>,
-    #[serde(rename = "type")]
-    kind: String,
-    impact_level: i64,
-    status: String,
-    note: Option<String>,
-    github_issue_id: Option<String>,
-    #[serde(default)]
-    github_kind: Option<String>,
-    #[serde(default)]
-    github_number: Option<i64>,
-    #[serde(default)]
-    github_repo: Option<String>,
-    #[serde(default)]
-    updated_at: Option<String>,
-    data: Option<String>,
-}
-
-impl From<FollowupRow> for FollowupView {
-    fn from(r: FollowupRow) -> Self {
-        let github_url = r
-            .github_issue_id
-            .as_deref()
-            .filter(|id| id.starts_with("https://"))
-            .map(str::to_owned);
-        FollowupView {
-            id: r.id,
-            ts: r.ts,
-            order_id: r.order_id,
-            task_uuid: r.task_uuid,
-            kind: r.kind,
-            impact_level: r.impact_level,
-            status: r.status,
-            note: r.note,
-            github_issue_id: r.github_issue_id,
-            github_kind: r.github_kind,
-            github_number: r.github_number,
-            github_repo: r.github_repo,
-            github_url,
-            updated_at: r.updated_at,
-            data: r.data.map(json_or_text),
-        }
-    }
-}
-
-const VIEW_COLUMNS: &str = "id, ts, order_id, task_uuid, type, impact_level, status, note, \
-     github_issue_id, github_kind, github_number, github_repo, updated_at, data";
-
-/// A page of follow-ups matching `query`, newest first; the cursor is the last id shown.
-pub async fn list(
-    db: &Db,
-    query: &FollowupQuery,
-) -> Result<(Vec<FollowupView>, Option<i64>), ApiError> {
-    let mut listing = Listing::new(&format!("SELECT {VIEW_COLUMNS} FROM followups"));
+/// A page of follow-ups matching `query`, newest first, as the answer of `GET /api/followups`
+/// (`{followups, next_cursor}`), already JSON.
+pub async fn list_json(db: &Db, query: &FollowupQuery) -> Result<String, ApiError> {
+    let mut listing = Listing::new("followups", VIEW_JSON);
     listing
         .filter("order_id", "=", query.order_id.as_deref())
         .filter("task_uuid", "=", query.task_uuid.as_deref())
         .filter("type", "=", query.kind.map(FollowupType::as_str))
         .filter("status", "=", query.status.map(FollowupStatus::as_str));
-    let (rows, next) = listing
-        .fetch(db, query.page, |r: &FollowupRow| r.id, "reading follow-ups")
-        .await?;
-    Ok((rows.into_iter().map(FollowupView::from).collect(), next))
+    listing
+        .page_json(db, query.page, "followups", "reading follow-ups")
+        .await
 }
 
-pub async fn get(db: &Db, id: i64) -> Result<Option<FollowupView>, ApiError> {
+/// One follow-up as its JSON view, or `None` when unknown.
+pub async fn get_json(db: &Db, id: i64) -> Result<Option<String>, ApiError> {
     db.prepare(format!(
-        "SELECT {VIEW_COLUMNS} FROM followups WHERE id = ?1"
+        "SELECT {VIEW_JSON} AS body FROM followups WHERE id = ?1"
     ))
     .bind(&[int(id)])
     .map_err(internal("binding follow-up lookup"))?
-    .first::<FollowupRow>(None)
+    .first::<String>(Some("body"))
     .await
     .map_err(internal("reading follow-up"))
-    .map(|row| row.map(FollowupView::from))
 }
 
 /// Who asked for a status change, for the log.
@@ -340,7 +273,8 @@ pub fn transition_statements(
 }
 
 pub enum PatchOutcome {
-    Updated(Box<FollowupView>),
+    /// The follow-up after the change, as its JSON view.
+    Updated(String),
     NotFound,
     /// Reopening would make a second active follow-up of its type for the task.
     Conflict {
@@ -358,25 +292,33 @@ pub async fn set_status(
         transition_statements(db, id, change).map_err(internal("binding follow-up change"))?;
     statements.push(
         db.prepare(format!(
-            "SELECT {VIEW_COLUMNS} FROM followups WHERE id = ?1"
+            "SELECT status, task_uuid, type, {VIEW_JSON} AS body FROM followups WHERE id = ?1"
         ))
         .bind(&[int(id)])
         .map_err(internal("binding follow-up lookup"))?,
     );
+    #[derive(Deserialize)]
+    struct After {
+        status: String,
+        task_uuid: Option<String>,
+        #[serde(rename = "type")]
+        kind: String,
+        body: String,
+    }
     let results = db
         .batch(statements)
         .await
         .map_err(internal("changing follow-up status"))?;
     let after = results
         .last()
-        .map(|r| rows::<FollowupRow>(r, "decoding follow-up"))
+        .map(|r| rows::<After>(r, "decoding follow-up"))
         .transpose()?
         .and_then(|rows| rows.into_iter().next());
     let Some(after) = after else {
         return Ok(PatchOutcome::NotFound);
     };
     if after.status == change.to.as_str() {
-        return Ok(PatchOutcome::Updated(Box::new(after.into())));
+        return Ok(PatchOutcome::Updated(after.body));
     }
     // Only the uniqueness guard leaves a requested status unapplied.
     let other = active_of(db, after.task_uuid.as_deref(), &after.kind)

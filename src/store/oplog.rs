@@ -5,7 +5,7 @@ use super::Db;
 use super::{internal, opt_text, text};
 use crate::domain::oplog::{LogLevel, LogQuery, NewLogEntry};
 use crate::error::ApiError;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use worker::D1PreparedStatement;
 
@@ -92,28 +92,15 @@ pub async fn append(db: &Db, entry: &NewLogEntry) -> Result<i64, ApiError> {
         .ok_or(ApiError::Internal("log insert returned no id"))
 }
 
-/// A row as D1 stores it (the archive keeps rows in the same shape).
-type LogRow = crate::archive::plan::ArchivedRow;
-
-/// An entry as `GET /api/ops/logs` shows it: `details` parsed back into JSON.
-#[derive(Debug, Serialize)]
-pub struct LogView {
-    pub id: i64,
-    pub ts: Option<String>,
-    pub source: String,
-    pub order_id: Option<String>,
-    pub task_uuid: Option<String>,
-    pub operation: String,
-    pub level: String,
-    pub details: Value,
-}
-
-/// A page of entries matching `query`, newest first, and the cursor of the next page.
-pub async fn list(db: &Db, query: &LogQuery) -> Result<(Vec<LogView>, Option<i64>), ApiError> {
-    let mut listing = Listing::new(
-        "SELECT id, ts, source, order_id, task_uuid, operation, level, details \
-         FROM operation_logs",
+/// A page of entries matching `query`, newest first, as the answer of `GET /api/ops/logs`
+/// (`{logs, next_cursor}`), already JSON; `details` shown as JSON where it is JSON.
+pub async fn list_json(db: &Db, query: &LogQuery) -> Result<String, ApiError> {
+    let row = format!(
+        "json_object('id', id, 'ts', ts, 'source', source, 'order_id', order_id, \
+         'task_uuid', task_uuid, 'operation', operation, 'level', level, 'details', {})",
+        json_or_text("details")
     );
+    let mut listing = Listing::new("operation_logs", &row);
     listing
         .filter("order_id", "=", query.order_id.as_deref())
         .filter("task_uuid", "=", query.task_uuid.as_deref())
@@ -123,21 +110,7 @@ pub async fn list(db: &Db, query: &LogQuery) -> Result<(Vec<LogView>, Option<i64
         let levels: Vec<&'static str> = level.and_above().map(LogLevel::as_str).collect();
         listing.one_of("level", &levels);
     }
-    let (rows, next) = listing
-        .fetch(db, query.page, |r: &LogRow| r.id, "reading operation log")
-        .await?;
-    let views = rows
-        .into_iter()
-        .map(|r| LogView {
-            id: r.id,
-            ts: r.ts,
-            source: r.source,
-            order_id: r.order_id,
-            task_uuid: r.task_uuid,
-            operation: r.operation,
-            level: r.level,
-            details: json_or_text(r.details),
-        })
-        .collect();
-    Ok((views, next))
+    listing
+        .page_json(db, query.page, "logs", "reading operation log")
+        .await
 }

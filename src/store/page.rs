@@ -4,21 +4,21 @@ use super::Db;
 use super::{internal, text};
 use crate::domain::page::Paging;
 use crate::error::ApiError;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 use wasm_bindgen::JsValue;
 
-/// `SELECT ... WHERE` built one filter at a time, every value bound, never spliced.
+/// `SELECT id, <row> AS row FROM <table> WHERE ...` built one filter at a time, every value
+/// bound, never spliced.
 pub struct Listing {
     sql: String,
     binds: Vec<JsValue>,
 }
 
 impl Listing {
-    /// `select_from` is `SELECT <columns> FROM <table>`; the table must have an `id` column.
-    pub fn new(select_from: &str) -> Self {
+    /// `table` must have an integer `id`; `row` is the SQL expression of one row's JSON object
+    /// as the answer shows it (our constant, never client text).
+    pub fn new(table: &str, row: &str) -> Self {
         Self {
-            sql: format!("{select_from} WHERE 1 = 1"),
+            sql: format!("SELECT id, {row} AS row FROM {table} WHERE 1 = 1"),
             binds: Vec::new(),
         }
     }
@@ -41,47 +41,47 @@ impl Listing {
         self
     }
 
-    /// The page `paging` asks for, newest first, and the cursor of the next page (`None` on
-    /// the last one). `id_of` reads a row's id.
-    pub async fn fetch<R: DeserializeOwned>(
+    /// The page `paging` asks for as the answer's JSON text, `{"<key>": [row, ...],
+    /// "next_cursor": "<id>" | null}`, newest first; the cursor is the last id shown, null on
+    /// the last page. One statement: SQLite builds the JSON, no row is decoded in the Worker.
+    pub async fn page_json(
         mut self,
         db: &Db,
         paging: Paging,
-        id_of: impl Fn(&R) -> i64,
+        key: &'static str,
         context: &'static str,
-    ) -> Result<(Vec<R>, Option<i64>), ApiError> {
+    ) -> Result<String, ApiError> {
         if let Some(before) = paging.before_id {
             self.binds.push(JsValue::from_f64(before as f64));
             self.sql
                 .push_str(&format!(" AND id < ?{}", self.binds.len()));
         }
-        // One extra row says whether another page exists.
+        // One row past the page says whether another page exists.
         self.binds
             .push(JsValue::from_f64(f64::from(paging.limit + 1)));
-        self.sql
-            .push_str(&format!(" ORDER BY id DESC LIMIT ?{}", self.binds.len()));
-        let mut rows = db
-            .prepare(self.sql)
+        let n = self.binds.len();
+        // A value read out of a subquery loses its JSON subtype, hence `json(...)` around the
+        // array; the cursor is the page's last id, the second smallest of its `limit + 1` rows.
+        let sql = format!(
+            "WITH page AS ({sql} ORDER BY id DESC LIMIT ?{n}) \
+             SELECT json_object('{key}', json((SELECT json_group_array(json(row) ORDER BY id DESC) \
+               FROM (SELECT id, row FROM page ORDER BY id DESC LIMIT ?{n} - 1))), \
+             'next_cursor', CASE WHEN (SELECT count(*) FROM page) = ?{n} \
+               THEN (SELECT CAST(id AS TEXT) FROM page ORDER BY id LIMIT 1 OFFSET 1) END) AS body",
+            sql = self.sql,
+        );
+        db.prepare(sql)
             .bind(&self.binds)
             .map_err(internal(context))?
-            .all()
+            .first::<String>(Some("body"))
             .await
             .map_err(internal(context))?
-            .results::<R>()
-            .map_err(internal(context))?;
-        let limit = paging.limit as usize;
-        let next = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(&id_of)
-        } else {
-            None
-        };
-        Ok((rows, next))
+            .ok_or(ApiError::Internal("a listing returned no row"))
     }
 }
 
-/// A stored JSON text column as JSON, or as the string it is when it is not JSON (rows
+/// SQL for a stored JSON text column as JSON, or as the string it is when it is not JSON (rows
 /// written outside this Worker).
-pub fn json_or_text(stored: String) -> Value {
-    serde_json::from_str(&stored).unwrap_or(Value::String(stored))
+pub fn json_or_text(column: &str) -> String {
+    format!("CASE WHEN json_valid({column}) THEN json({column}) ELSE {column} END")
 }

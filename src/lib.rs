@@ -35,6 +35,7 @@ pub mod http;
 pub mod mcp;
 pub mod remediation;
 pub mod router;
+pub mod routes;
 pub mod scheduled;
 pub mod store;
 pub mod upstream;

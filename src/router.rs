@@ -1,140 +1,173 @@
-//! The one route table, in the order of `openapi.yaml`: method and path to a [`Route`].
+//! How a request line becomes a [`Route`]: the machinery behind the route table.
+//!
+//! The table itself is in `src/routes.rs`: one entry per route, stating its method, path, the
+//! `Route` variant with its path parameters, its D1 session, who may call it and the handler
+//! call. The [`route_table!`] macro below turns that table into the `Route` enum, [`resolve`],
+//! `Route::consistency`, `Route::auth` and the dispatch `match`, so none of them can disagree
+//! with another. The decisions that are not per route (a trailing slash, `HEAD` as `GET`,
+//! 404 against 405) are the small functions here and are tested below through `resolve`.
 
-use crate::error::ApiError;
-use crate::store::Consistency;
+pub use crate::routes::{resolve, Route};
 
+/// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Route<'a> {
-    Health,
-    OpenApi,
-    CreateOrder,
-    ListOrders,
-    GetOrder { order_id: &'a str },
-    ClaimNextTask { order_id: &'a str },
-    ListOrderTasks { order_id: &'a str },
-    GetTask { uuid: &'a str },
-    SetTaskStatus { uuid: &'a str },
-    Heartbeat { uuid: &'a str },
-    TaskHelp { uuid: &'a str },
-    AppendLog,
-    ListLogs,
-    ArchivedLogs,
-    ReportErrors,
-    ErrorBatchStatus { batch_id: &'a str },
-    RequeueErrorBatch { batch_id: &'a str },
-    ListFollowups,
-    GetFollowup { id: &'a str },
-    PatchFollowup { id: &'a str },
-    GithubWebhook,
-    Mcp,
+pub enum Auth {
+    /// Behind the bearer token (`auth::authorize`, before the handler runs).
+    Bearer,
+    /// Anyone: health and the OpenAPI document.
+    Public,
+    /// No bearer token: GitHub cannot send one. The handler checks the delivery's signature.
+    Signed,
 }
 
-impl Route<'_> {
-    /// Whether the route sits behind the bearer token. The webhook is signed instead: GitHub
-    /// cannot send a bearer token.
-    pub fn needs_auth(&self) -> bool {
-        !matches!(self, Route::Health | Route::OpenApi | Route::GithubWebhook)
-    }
-
-    /// The D1 session the route opens, if it touches D1 at all. Reads that may be a moment
-    /// stale may be served by a replica; everything that writes, or reads to decide a write
-    /// (claims, compare-and-set, idempotency lookups), starts at the primary. A client that
-    /// sends a bookmark reads at least as fresh as that bookmark either way.
-    pub fn consistency(&self) -> Option<Consistency> {
-        match self {
-            // The archive lives in R2, not D1; an MCP tool call opens the session of the API
-            // route it runs.
-            Route::Health | Route::OpenApi | Route::ArchivedLogs | Route::Mcp => None,
-            Route::ListOrders
-            | Route::GetOrder { .. }
-            | Route::ListOrderTasks { .. }
-            | Route::GetTask { .. }
-            | Route::ListLogs
-            | Route::ListFollowups
-            | Route::GetFollowup { .. }
-            | Route::ErrorBatchStatus { .. } => Some(Consistency::Replica),
-            Route::CreateOrder
-            | Route::ClaimNextTask { .. }
-            | Route::SetTaskStatus { .. }
-            | Route::Heartbeat { .. }
-            | Route::TaskHelp { .. }
-            | Route::AppendLog
-            | Route::ReportErrors
-            | Route::PatchFollowup { .. }
-            | Route::GithubWebhook
-            | Route::RequeueErrorBatch { .. } => Some(Consistency::Primary),
-        }
-    }
-}
-
-/// Resolves a request line. `method` must be the request's own method text: any method a path
-/// does not list (`QUERY`, `PUT`, lower-case `get`, ...) is a 405 naming the ones it does.
-/// `HEAD` is served as `GET` by the runtime's rules for bodies, so it is accepted wherever `GET`
-/// is.
-pub fn resolve<'a>(method: &str, path: &'a str) -> Result<Route<'a>, ApiError> {
+/// The path's segments, a trailing slash ignored (`/api/orders/` is `/api/orders`; `/` stays
+/// one empty segment, which no route has).
+pub fn segments(path: &str) -> Vec<&str> {
     let path = path
         .strip_suffix('/')
         .filter(|p| !p.is_empty())
         .unwrap_or(path);
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    // Every method a path answers, with its route; the first whose method matches wins.
-    let (allowed, routes): (&'static [&'static str], [Option<Route<'a>>; 2]) =
-        match segments.as_slice() {
-            ["health"] | ["healthz"] => (GET, [Some(Route::Health), None]),
-            ["openapi.json"] => (GET, [Some(Route::OpenApi), None]),
-            ["api", "orders"] => (
-                GET_POST,
-                [Some(Route::ListOrders), Some(Route::CreateOrder)],
-            ),
-            ["api", "orders", order_id] => (GET, [Some(Route::GetOrder { order_id }), None]),
-            ["api", "orders", order_id, "next"] => {
-                (POST, [Some(Route::ClaimNextTask { order_id }), None])
-            }
-            ["api", "tasks", order_id] => (GET, [Some(Route::ListOrderTasks { order_id }), None]),
-            ["api", "task", uuid] => (GET, [Some(Route::GetTask { uuid }), None]),
-            ["api", "task", uuid, "status"] => (POST, [Some(Route::SetTaskStatus { uuid }), None]),
-            ["api", "task", uuid, "heartbeat"] => (POST, [Some(Route::Heartbeat { uuid }), None]),
-            ["api", "task", uuid, "help"] => (POST, [Some(Route::TaskHelp { uuid }), None]),
-            ["api", "ops", "log"] => (POST, [Some(Route::AppendLog), None]),
-            ["api", "ops", "logs"] => (GET, [Some(Route::ListLogs), None]),
-            ["api", "ops", "archive"] => (GET, [Some(Route::ArchivedLogs), None]),
-            ["api", "factory", "errors"] => (POST, [Some(Route::ReportErrors), None]),
-            ["api", "factory", "errors", batch_id] => {
-                (GET, [Some(Route::ErrorBatchStatus { batch_id }), None])
-            }
-            ["api", "factory", "errors", batch_id, "requeue"] => {
-                (POST, [Some(Route::RequeueErrorBatch { batch_id }), None])
-            }
-            ["api", "followups"] => (GET, [Some(Route::ListFollowups), None]),
-            ["api", "followups", id] => (
-                GET_PATCH,
-                [
-                    Some(Route::GetFollowup { id }),
-                    Some(Route::PatchFollowup { id }),
-                ],
-            ),
-            ["api", "github", "webhook"] => (POST, [Some(Route::GithubWebhook), None]),
-            // JSON-RPC only: GET (an SSE stream) and DELETE (a session) answer 405.
-            ["mcp"] => (POST, [Some(Route::Mcp), None]),
-            _ => return Err(ApiError::RouteNotFound),
-        };
-    let method = if method == "HEAD" { "GET" } else { method };
-    allowed
-        .iter()
-        .zip(routes)
-        .find(|(m, _)| **m == method)
-        .and_then(|(_, route)| route)
-        .ok_or(ApiError::MethodNotAllowed { allowed })
+    path.trim_start_matches('/').split('/').collect()
 }
 
-const GET: &[&str] = &["GET"];
-const POST: &[&str] = &["POST"];
-const GET_POST: &[&str] = &["GET", "POST"];
-const GET_PATCH: &[&str] = &["GET", "PATCH"];
+/// The method a route is looked up by. It must be the request's own method text, so that any
+/// method a path does not list (`QUERY`, `PUT`, lower-case `get`, ...) is a 405 naming the ones
+/// it does. `HEAD` is served as `GET` by the runtime's rules for bodies, so it is accepted
+/// wherever `GET` is.
+pub fn lookup_method(method: &str) -> &str {
+    if method == "HEAD" {
+        "GET"
+    } else {
+        method
+    }
+}
+
+/// Generates the routing code from the table in `src/routes.rs`; see that module for the
+/// table's format. What it makes:
+///
+/// - `enum Route<'a>`: one variant per entry, its path parameters as `&'a str` fields.
+/// - `fn resolve(method, path) -> Result<Route, ApiError>`: the first path pattern that
+///   matches decides; a method it does not list is a 405 whose `allowed` lists the ones it does,
+///   in table order; no matching pattern is a 404.
+/// - `Route::consistency` (the D1 session, `None` for a route without D1), `Route::auth` and
+///   `Route::needs_auth`.
+/// - `fn call_handler(route, req, env, config, db)`: runs the entry's handler call, with the
+///   path parameters bound by name and `db` the request's session (`None` exactly when
+///   `consistency` is).
+///
+/// The first line of the table names the handler calls' arguments, because a macro cannot
+/// hand its own local names to expressions written outside it.
+macro_rules! route_table {
+    (
+        with ($req:ident, $env:ident, $config:ident, $db:ident);
+        $(
+            $path:pat => {
+                $(
+                    $method:ident $variant:ident $({ $($param:ident),* })?
+                        [$d1:ident, $auth:ident] => $call:expr
+                ),+ $(,)?
+            }
+        )+
+    ) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Route<'a> {
+            $($( $variant $({ $($param: &'a str),* })?, )+)+
+        }
+
+        impl Route<'_> {
+            /// The D1 session the route opens, if it touches D1 at all. Reads that may be a
+            /// moment stale may be served by a replica; everything that writes, or reads to
+            /// decide a write (claims, compare-and-set, idempotency lookups), starts at the
+            /// primary. A client that sends a bookmark reads at least as fresh as that bookmark
+            /// either way.
+            pub fn consistency(&self) -> Option<$crate::store::Consistency> {
+                match self {
+                    $($(
+                        Route::$variant { .. } => $crate::router::route_table!(@consistency $d1),
+                    )+)+
+                }
+            }
+
+            /// Who may call the route.
+            pub fn auth(&self) -> $crate::router::Auth {
+                match self {
+                    $($( Route::$variant { .. } => $crate::router::Auth::$auth, )+)+
+                }
+            }
+
+            /// Whether the route sits behind the bearer token.
+            pub fn needs_auth(&self) -> bool {
+                self.auth() == $crate::router::Auth::Bearer
+            }
+        }
+
+        /// Resolves a request line: see [`crate::router::lookup_method`] for which method text
+        /// is expected, [`crate::router::segments`] for the path.
+        pub fn resolve<'a>(
+            method: &str,
+            path: &'a str,
+        ) -> Result<Route<'a>, $crate::error::ApiError> {
+            let method = $crate::router::lookup_method(method);
+            match $crate::router::segments(path).as_slice() {
+                $(
+                    $path => {
+                        $(
+                            if method == stringify!($method) {
+                                return Ok(Route::$variant $({ $($param),* })?);
+                            }
+                        )+
+                        Err($crate::error::ApiError::MethodNotAllowed {
+                            allowed: &[$(stringify!($method)),+],
+                        })
+                    }
+                )+
+                _ => Err($crate::error::ApiError::RouteNotFound),
+            }
+        }
+
+        /// Runs the route's handler. `db` is the request's session, opened as
+        /// `Route::consistency` says.
+        pub(crate) async fn call_handler(
+            route: Route<'_>,
+            $req: &mut ::worker::Request,
+            $env: &::worker::Env,
+            $config: &$crate::config::Config,
+            $db: Option<&$crate::store::Db>,
+        ) -> $crate::error::ApiResult<::worker::Response> {
+            match route {
+                $($(
+                    Route::$variant $({ $($param),* })? => {
+                        $crate::router::route_table!(@call $d1, $db, $call)
+                    }
+                )+)+
+            }
+        }
+    };
+
+    (@consistency None) => { None };
+    (@consistency $d1:ident) => { Some($crate::store::Consistency::$d1) };
+
+    (@call None, $db:ident, $call:expr) => { $call };
+    (@call $d1:ident, $db:ident, $call:expr) => {{
+        let Some($db) = $db else {
+            return Err($crate::error::ApiError::Internal("a D1 route without a session"));
+        };
+        $call
+    }};
+}
+
+pub(crate) use route_table;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ApiError;
+    use crate::store::Consistency;
+
+    const GET: &[&str] = &["GET"];
+    const POST: &[&str] = &["POST"];
+    const GET_POST: &[&str] = &["GET", "POST"];
+    const GET_PATCH: &[&str] = &["GET", "PATCH"];
 
     #[test]
     fn resolves_every_route() {

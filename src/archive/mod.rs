@@ -14,10 +14,10 @@
 pub mod gzip;
 pub mod plan;
 
-use crate::domain::oplog::LogLevel;
+use crate::domain::oplog::{LogEntry, LogLevel};
 use crate::error::ApiError;
 use crate::store::archive::{self as sql, Pruned};
-use crate::store::oplog::{self, LogEntry};
+use crate::store::oplog;
 use crate::store::Db;
 use plan::{ArchivedRow, Group, Merged};
 use serde::Serialize;

@@ -5,7 +5,7 @@
 //! the task's last one, so a token identifies one claim for ever: an agent whose lease expired
 //! and whose task another agent claimed since cannot change the task with its old token.
 
-use super::status::TaskStatus;
+use super::status::{StoredStatus, TaskStatus};
 use super::validate::{body_object, kind, Checker};
 use crate::error::ApiResult;
 use serde_json::{Map, Value};
@@ -113,7 +113,7 @@ fn describe(value: &Value) -> String {
 /// The task as a refused status change found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskLeaseState {
-    pub status: Option<String>,
+    pub status: Option<StoredStatus>,
     pub lease_token: Option<i64>,
     /// A claimant is recorded and the lease has not expired.
     pub lease_live: bool,
@@ -132,7 +132,10 @@ pub enum Refusal {
 pub fn holds_lease(state: &TaskLeaseState, token: i64) -> bool {
     state.lease_live
         && state.lease_token == Some(token)
-        && state.status.as_deref() == Some(TaskStatus::InProgress.as_str())
+        && state
+            .status
+            .as_ref()
+            .is_some_and(|status| status.is(TaskStatus::InProgress))
 }
 
 /// A refused change is refused for its lease first: an agent that lost its lease must stop,
@@ -194,7 +197,7 @@ mod tests {
     #[test]
     fn refusals_name_the_lost_lease_first() {
         let live = TaskLeaseState {
-            status: Some("in_progress".into()),
+            status: Some(TaskStatus::InProgress.into()),
             lease_token: Some(4),
             lease_live: true,
         };

@@ -1,4 +1,5 @@
-//! The operation log's inputs: an entry posted by a factory or agent, and the filters of a read.
+//! The operation log's inputs: an entry (posted by a factory or agent, or written by the
+//! orchestrator itself), and the filters of a read.
 
 use super::page::Paging;
 use super::validate::{body_object, kind, Checker};
@@ -51,19 +52,56 @@ impl LogLevel {
 
 const LEVELS: &str = "debug, info, warn, error, critical";
 
-/// A validated `POST /api/ops/log` body.
+/// One row to append to `operation_logs`, whoever writes it: a validated `POST /api/ops/log`
+/// body borrows its strings from the request's JSON, the orchestrator's own entries borrow
+/// theirs from the code and the rows they record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewLogEntry {
-    pub source: String,
-    pub operation: String,
+pub struct LogEntry<'a> {
+    pub source: &'a str,
+    pub operation: &'a str,
     pub level: LogLevel,
-    pub order_id: Option<String>,
-    pub task_uuid: Option<String>,
-    /// Serialised JSON object.
-    pub details: String,
+    pub order_id: Option<&'a str>,
+    pub task_uuid: Option<&'a str>,
+    /// A JSON object (the store writes it as text).
+    pub details: Value,
 }
 
-pub fn parse_log_entry(body: &Value) -> ApiResult<NewLogEntry> {
+impl<'a> LogEntry<'a> {
+    /// An `info` entry written by the orchestrator itself.
+    pub fn orchestrator(operation: &'a str, details: Value) -> Self {
+        Self {
+            source: "orchestrator",
+            operation,
+            level: LogLevel::Info,
+            order_id: None,
+            task_uuid: None,
+            details,
+        }
+    }
+
+    pub fn order(mut self, order_id: &'a str) -> Self {
+        self.order_id = Some(order_id);
+        self
+    }
+
+    pub fn task(mut self, task_uuid: &'a str) -> Self {
+        self.task_uuid = Some(task_uuid);
+        self
+    }
+
+    pub fn level(mut self, level: LogLevel) -> Self {
+        self.level = level;
+        self
+    }
+
+    pub fn source(mut self, source: &'a str) -> Self {
+        self.source = source;
+        self
+    }
+}
+
+/// A `POST /api/ops/log` body as the entry to append.
+pub fn parse_log_entry(body: &Value) -> ApiResult<LogEntry<'_>> {
     let obj = body_object(body)?;
     let mut check = Checker::new();
     let source = check.required_str(obj, "source", "source", MAX_SOURCE);
@@ -81,15 +119,17 @@ pub fn parse_log_entry(body: &Value) -> ApiResult<NewLogEntry> {
     };
     let order_id = check.optional_str(obj, "order_id", "order_id", MAX_ID);
     let task_uuid = check.optional_str(obj, "task_uuid", "task_uuid", MAX_ID);
-    let details = json_object_field(&mut check, obj, "details", "details");
+    let details = json_object(&mut check, obj, "details", "details");
     check.finish()?;
-    Ok(NewLogEntry {
-        source: source.unwrap_or_default().to_owned(),
-        operation: operation.unwrap_or_default().to_owned(),
+    Ok(LogEntry {
+        source: source.unwrap_or_default(),
+        operation: operation.unwrap_or_default(),
         level: level.unwrap_or(LogLevel::Info),
-        order_id: order_id.map(str::to_owned),
-        task_uuid: task_uuid.map(str::to_owned),
-        details: details.unwrap_or_else(|| "{}".to_owned()),
+        order_id,
+        task_uuid,
+        details: details
+            .cloned()
+            .unwrap_or_else(|| Value::Object(Map::new())),
     })
 }
 
@@ -100,18 +140,27 @@ pub fn json_object_field(
     key: &str,
     path: &str,
 ) -> Option<String> {
+    json_object(check, obj, key, path).map(Value::to_string)
+}
+
+/// An optional JSON object field of at most [`MAX_DETAILS_BYTES`] as JSON. `None` when absent.
+fn json_object<'v>(
+    check: &mut Checker,
+    obj: &'v Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Option<&'v Value> {
     match obj.get(key) {
         None | Some(Value::Null) => None,
         Some(value @ Value::Object(_)) => {
-            let text = value.to_string();
-            if text.len() > MAX_DETAILS_BYTES {
+            if json_len(value) > MAX_DETAILS_BYTES {
                 check.fail(
                     path,
                     format!("must be at most {MAX_DETAILS_BYTES} bytes as JSON"),
                 );
                 None
             } else {
-                Some(text)
+                Some(value)
             }
         }
         Some(other) => {
@@ -119,6 +168,24 @@ pub fn json_object_field(
             None
         }
     }
+}
+
+/// The length of `value` as JSON text, counted without building the text.
+fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Neither a `Value` nor this writer can fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// The filters of `GET /api/ops/logs`.
@@ -240,10 +307,10 @@ mod tests {
 
     #[test]
     fn entries_default_to_info_and_empty_details() {
-        let entry =
-            parse_log_entry(&json!({"source": "factory-init", "operation": "fetch"})).unwrap();
+        let body = json!({"source": "factory-init", "operation": "fetch"});
+        let entry = parse_log_entry(&body).unwrap();
         assert_eq!(entry.level, LogLevel::Info);
-        assert_eq!(entry.details, "{}");
+        assert_eq!(entry.details, json!({}));
         assert_eq!(entry.order_id, None);
     }
 
@@ -261,6 +328,12 @@ mod tests {
         );
         let big = json!({"source": "s", "operation": "o", "details": {"x": "y".repeat(MAX_DETAILS_BYTES)}});
         assert!(parse_log_entry(&big).is_err());
+        // `{"x":"` and `"}` are 8 bytes of the limit.
+        let fits = json!({"source": "s", "operation": "o", "details": {"x": "y".repeat(MAX_DETAILS_BYTES - 8)}});
+        assert_eq!(
+            parse_log_entry(&fits).unwrap().details.to_string().len(),
+            MAX_DETAILS_BYTES
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::config::Config;
 use crate::domain::ids::is_plausible_id;
-use crate::domain::oplog::LogLevel;
+use crate::domain::oplog::{LogEntry, LogLevel};
 use crate::domain::text::shorten;
 use crate::error::{ApiError, ApiResult};
 use crate::help::answer::{self, GuidanceKind};
@@ -16,7 +16,7 @@ use crate::help::compose::{compose, Composed};
 use crate::help::request::parse_help_request;
 use crate::http::{self, read_json};
 use crate::store::help_cache;
-use crate::store::oplog::{self, LogEntry};
+use crate::store::oplog;
 use crate::store::tasks::find_task;
 use crate::store::{internal, Db};
 use serde_json::json;

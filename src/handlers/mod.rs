@@ -1,25 +1,28 @@
-//! Thin handlers: extract, call the store, respond. `dispatch` is the only entry.
+//! Thin handlers: extract, call the store, respond. `dispatch` is the only entry; which
+//! handler a route runs is its entry in the route table (`src/routes.rs`), which is why the
+//! handler modules are visible to the crate.
 
-mod archive;
-mod factory_errors;
-mod followups;
-mod help;
-mod leases;
-mod meta;
-mod ops;
-mod orders;
-mod overview;
-mod tasks;
-mod webhook;
+pub(crate) mod archive;
+pub(crate) mod factory_errors;
+pub(crate) mod followups;
+pub(crate) mod help;
+pub(crate) mod leases;
+pub(crate) mod meta;
+pub(crate) mod ops;
+pub(crate) mod orders;
+pub(crate) mod overview;
+pub(crate) mod tasks;
+pub(crate) mod webhook;
 
 use crate::auth::authorize;
 use crate::config::Config;
 use crate::domain::bookmark::{self, parse_bookmark};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::http;
 use crate::mcp;
 use crate::router::{self, Route};
-use crate::store::{self, Db};
+use crate::routes;
+use crate::store;
 use worker::{Env, Request, Response};
 
 /// Resolves, authorises and runs one request; every failure becomes the JSON error shape.
@@ -68,12 +71,12 @@ pub async fn serve(
     config: &Config,
 ) -> ApiResult<Response> {
     let Some(consistency) = route.consistency() else {
-        return serve_without_d1(route, req, env, config).await;
+        return routes::call_handler(route, req, env, config, None).await;
     };
     let header = req.headers().get(bookmark::HEADER).ok().flatten();
     let bookmark = parse_bookmark(header.as_deref())?;
     let db = store::open(env, config.read_replication, consistency, bookmark.as_ref())?;
-    let mut response = match serve_with_d1(route, req, env, config, &db).await {
+    let mut response = match routes::call_handler(route, req, env, config, Some(&db)).await {
         Ok(response) => response,
         Err(err) => http::error_response(&err)?,
     };
@@ -81,51 +84,4 @@ pub async fn serve(
         response.headers_mut().set(bookmark::HEADER, &bookmark)?;
     }
     Ok(response)
-}
-
-async fn serve_without_d1(
-    route: Route<'_>,
-    req: &mut Request,
-    env: &Env,
-    config: &Config,
-) -> ApiResult<Response> {
-    match route {
-        Route::Health => meta::health(),
-        Route::OpenApi => meta::openapi(),
-        Route::ArchivedLogs => archive::get(req, env).await,
-        Route::Mcp => mcp::handle(req, env, config).await,
-        _ => Err(ApiError::Internal("a D1 route without a session")),
-    }
-}
-
-async fn serve_with_d1(
-    route: Route<'_>,
-    req: &mut Request,
-    env: &Env,
-    config: &Config,
-    db: &Db,
-) -> ApiResult<Response> {
-    match route {
-        Route::CreateOrder => orders::create(req, db).await,
-        Route::ListOrders => overview::list(req, db).await,
-        Route::GetOrder { order_id } => overview::get(db, order_id).await,
-        Route::ClaimNextTask { order_id } => leases::next(req, db, order_id).await,
-        Route::ListOrderTasks { order_id } => tasks::list_for_order(req, db, order_id).await,
-        Route::GetTask { uuid } => tasks::get(db, uuid).await,
-        Route::SetTaskStatus { uuid } => tasks::set_status(req, db, uuid).await,
-        Route::Heartbeat { uuid } => leases::heartbeat(req, db, uuid).await,
-        Route::TaskHelp { uuid } => help::help(req, config, db, uuid).await,
-        Route::AppendLog => ops::append(req, db).await,
-        Route::ListLogs => ops::list(req, db).await,
-        Route::ReportErrors => factory_errors::report(req, env, config, db).await,
-        Route::ErrorBatchStatus { batch_id } => factory_errors::status(req, db, batch_id).await,
-        Route::RequeueErrorBatch { batch_id } => factory_errors::requeue(env, db, batch_id).await,
-        Route::ListFollowups => ops::followups(req, db).await,
-        Route::GetFollowup { id } => followups::get(db, id).await,
-        Route::PatchFollowup { id } => followups::patch(req, db, id).await,
-        Route::GithubWebhook => webhook::receive(req, config, db).await,
-        Route::Health | Route::OpenApi | Route::ArchivedLogs | Route::Mcp => {
-            serve_without_d1(route, req, env, config).await
-        }
-    }
 }

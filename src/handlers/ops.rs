@@ -13,7 +13,9 @@ use worker::{Request, Response};
 const MAX_LOG_BODY: usize = 32 * 1024;
 
 pub async fn append(req: &mut Request, db: &Db) -> ApiResult<Response> {
-    let entry = parse_log_entry(&read_json(req, MAX_LOG_BODY).await?)?;
+    let body = read_json(req, MAX_LOG_BODY).await?;
+    // The entry borrows its strings from the body.
+    let entry = parse_log_entry(&body)?;
     let id = oplog::append(db, &entry).await?;
     http::json(200, &json!({ "ok": true, "id": id }))
 }

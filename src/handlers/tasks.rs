@@ -78,7 +78,9 @@ pub async fn set_status(req: &mut Request, db: &Db, uuid: &str) -> ApiResult<Res
                     .map(TaskStatus::as_str)
                     .unwrap_or_default()
                     .to_owned(),
-                actual: state.status.unwrap_or_else(|| "null".into()),
+                actual: state
+                    .status
+                    .map_or_else(|| "null".into(), |status| status.as_str().to_owned()),
             },
         }),
     }

@@ -5,11 +5,11 @@
 use crate::config::Config;
 use crate::domain::followup::FollowupStatus;
 use crate::domain::github_event::{interpret, signature_matches, Delivery};
-use crate::domain::oplog::LogLevel;
+use crate::domain::oplog::{LogEntry, LogLevel};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, check_content_type};
 use crate::store::followups::{self, Transition};
-use crate::store::oplog::{self, LogEntry};
+use crate::store::oplog;
 use crate::store::{classify_write_error, internal, text, Db, WriteConflict};
 use serde_json::{json, Value};
 use worker::{Request, Response};

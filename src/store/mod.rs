@@ -78,8 +78,8 @@ impl ReadReplication {
     }
 }
 
-/// Where a request's session starts. Which route needs which is decided in one place,
-/// `router::Route::consistency`.
+/// Where a request's session starts. Which route needs which is decided in one place, a
+/// column of the route table (`routes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Consistency {
     /// Writes and compare-and-set claims: the first query goes to the primary, so the session

@@ -2,6 +2,7 @@
 
 use super::Db;
 use super::{classify_write_error, idempotency, oplog, text, WriteConflict};
+use crate::domain::oplog::LogEntry;
 use crate::domain::order::NewOrder;
 use serde::Serialize;
 use serde_json::json;
@@ -134,7 +135,7 @@ fn statements(
         .map(|t| [t.uuid.as_str(), t.file_path, t.placeholder, t.instruction])
         .collect();
     let rows = serde_json::to_string(&rows)?;
-    let log = oplog::LogEntry::orchestrator(
+    let log = LogEntry::orchestrator(
         "order_created",
         json!({ "factory": created.factory, "tasks_created": created.tasks_created }),
     )

@@ -4,11 +4,12 @@
 
 use super::followups::{self, NewFollowup};
 use super::github_claims;
-use super::oplog::{self, LogEntry};
+use super::oplog;
 use super::tasks;
 use super::Db;
 use super::{internal, rows};
 use crate::domain::followup::GithubKind;
+use crate::domain::oplog::LogEntry;
 use crate::error::ApiError;
 use serde::Deserialize;
 use worker::D1PreparedStatement;

@@ -3,12 +3,13 @@
 use super::Db;
 use super::{batch_shared, changes, internal, opt_int, opt_text, rows, text};
 use crate::domain::lease::TaskLeaseState;
-use crate::domain::status::TaskStatus;
+use crate::domain::status::{StoredStatus, TaskStatus};
 use crate::error::ApiError;
 use serde::{Deserialize, Serialize};
 
 /// A row of `tasks`. The nullable columns are `Option` because rows written by the TypeScript
-/// orchestrator (or before migration 0007) may lack them.
+/// orchestrator (or before migration 0007) may lack them; `status` is typed here, once, and
+/// keeps text that is none of the four states (see [`StoredStatus`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskRow {
     pub uuid: String,
@@ -17,7 +18,7 @@ pub struct TaskRow {
     pub placeholder: String,
     pub instruction: String,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<StoredStatus>,
     #[serde(default)]
     pub created_at: Option<String>,
     #[serde(default)]
@@ -131,7 +132,7 @@ pub async fn find_task(db: &Db, uuid: &str) -> Result<Option<TaskRow>, ApiError>
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatusChange {
     Changed {
-        previous: Option<String>,
+        previous: Option<StoredStatus>,
     },
     NotFound,
     /// The compare-and-set (expected status, lease token) refused; nothing was written.
@@ -165,7 +166,7 @@ fn change_allowed() -> String {
 
 #[derive(Deserialize)]
 struct StateRow {
-    status: Option<String>,
+    status: Option<StoredStatus>,
     lease_token: Option<i64>,
     lease_live: i64,
 }
@@ -309,3 +310,33 @@ pub fn unblock_statement(db: &Db, uuid: &str) -> worker::Result<worker::D1Prepar
 pub const UNBLOCK: &str = "UPDATE tasks SET status = 'pending', blocked_by = NULL, \
        updated_at = CURRENT_TIMESTAMP \
      WHERE uuid = ?1 AND status = 'blocked' AND blocked_by = 'remediation'";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rows_of_any_age_stay_readable_and_show_their_status_as_stored() {
+        let row = |status: Option<serde_json::Value>| {
+            let mut row = json!({
+                "uuid": "AB12CD", "order_id": "ORD-1", "file_path": "a.ts",
+                "placeholder": "P", "instruction": "i",
+            });
+            if let Some(status) = status {
+                row["status"] = status;
+            }
+            serde_json::from_value::<TaskRow>(row).unwrap()
+        };
+        // 0005's rows before 0007 and 0010 have no later column at all.
+        assert_eq!(row(None).status, None);
+        assert_eq!(row(Some(json!(null))).status, None);
+        assert_eq!(
+            row(Some(json!("pending"))).status,
+            Some(TaskStatus::Pending.into())
+        );
+        let odd = row(Some(json!("done")));
+        assert_eq!(odd.status, Some(StoredStatus::Unknown("done".into())));
+        assert_eq!(serde_json::to_value(&odd).unwrap()["status"], "done");
+    }
+}

@@ -74,6 +74,11 @@ macro_rules! route_table {
             $($( $variant $({ $($param: &'a str),* })?, )+)+
         }
 
+        /// Every entry as (method, path pattern as written), for the test that holds the
+        /// table and `openapi.yaml` to the same routes.
+        #[cfg(test)]
+        pub const TABLE: &[(&str, &str)] = &[$($( (stringify!($method), stringify!($path)), )+)+];
+
         impl Route<'_> {
             /// The D1 session the route opens, if it touches D1 at all. Reads that may be a
             /// moment stale may be served by a replica; everything that writes, or reads to
@@ -162,6 +167,7 @@ pub(crate) use route_table;
 mod tests {
     use super::*;
     use crate::error::ApiError;
+    use crate::routes::TABLE;
     use crate::store::Consistency;
 
     const GET: &[&str] = &["GET"];
@@ -300,5 +306,71 @@ mod tests {
         ] {
             assert_eq!(write.consistency(), Some(Consistency::Primary), "{write:?}");
         }
+    }
+
+    /// `["api", "orders", order_id]` as `/api/orders/{}`.
+    fn pattern_path(pattern: &str) -> String {
+        let inner = pattern.trim().trim_start_matches('[').trim_end_matches(']');
+        let parts: Vec<String> = inner
+            .split(',')
+            .map(|part| {
+                let part = part.trim();
+                match part.strip_prefix('"').and_then(|p| p.strip_suffix('"')) {
+                    Some(literal) => literal.to_owned(),
+                    None => "{}".to_owned(),
+                }
+            })
+            .collect();
+        format!("/{}", parts.join("/"))
+    }
+
+    #[test]
+    fn the_table_lists_each_route_once_and_as_openapi_yaml_does() {
+        // Undocumented on purpose: a second spelling of /health for load balancers.
+        const ALIASES: &[&str] = &["/healthz"];
+        let document: serde_json::Value =
+            serde_norway::from_str(include_str!("../openapi.yaml")).expect("openapi.yaml parses");
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, item) in document["paths"].as_object().expect("paths") {
+            let mut normalised = String::new();
+            let mut in_param = false;
+            for c in path.chars() {
+                match c {
+                    '{' => {
+                        in_param = true;
+                        normalised.push_str("{}");
+                    }
+                    '}' => in_param = false,
+                    _ if !in_param => normalised.push(c),
+                    _ => {}
+                }
+            }
+            for method in item.as_object().expect("path item").keys() {
+                if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    documented.push((method.to_uppercase(), normalised.clone()));
+                }
+            }
+        }
+        let mut tabled: Vec<(String, String)> = TABLE
+            .iter()
+            .flat_map(|(method, patterns)| {
+                patterns
+                    .split('|')
+                    .map(pattern_path)
+                    .filter(|path| !ALIASES.contains(&path.as_str()))
+                    .map(|path| (method.to_string(), path))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        documented.sort();
+        tabled.sort();
+        let listed = tabled.len();
+        tabled.dedup();
+        assert_eq!(
+            tabled.len(),
+            listed,
+            "a path lists a method twice: the second is unreachable"
+        );
+        assert_eq!(tabled, documented);
     }
 }

@@ -1,9 +1,10 @@
-//! Vars and secrets, read once per request into a typed [`Config`]; no `env.var` elsewhere.
+//! Vars and secrets, read once per isolate into a typed [`Config`]; no `env.var` elsewhere.
 
 use crate::store::ReadReplication;
 use crate::upstream::docs::{DEFAULT_DOCS_MCP_URL, DEFAULT_TIMEOUT as DOCS_TIMEOUT};
 use crate::upstream::github::{self, GitHubConfig};
 use crate::upstream::model::ChatModel;
+use std::rc::Rc;
 use std::time::Duration;
 use worker::Env;
 
@@ -76,7 +77,19 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+thread_local! {
+    static SHARED: std::cell::OnceCell<Rc<Config>> = const { std::cell::OnceCell::new() };
+}
+
 impl Config {
+    /// The isolate's configuration, read from `env` on first use. A Worker's vars and secrets
+    /// are fixed for the life of an isolate (changing one deploys a new version, which runs in
+    /// new isolates), so reading them again per request, about thirty calls into JavaScript,
+    /// would only cost time.
+    pub fn shared(env: &Env) -> Rc<Config> {
+        SHARED.with(|cell| cell.get_or_init(|| Rc::new(Config::from_env(env))).clone())
+    }
+
     pub fn from_env(env: &Env) -> Self {
         let token = read(env, "API_TOKEN");
         let open = read(env, "AUTH_MODE").is_some_and(|mode| mode.eq_ignore_ascii_case("open"));

@@ -38,7 +38,7 @@ pub async fn run(env: &Env) {
             return;
         }
     };
-    let config = Config::from_env(env);
+    let config = Config::shared(env);
     let mut report = serde_json::Map::new();
     match leases::sweep_expired(&db).await {
         Ok(n) => report.insert("leases_expired".into(), json!(n)),

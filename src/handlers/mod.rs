@@ -31,8 +31,8 @@ pub async fn dispatch(mut req: Request, env: Env) -> worker::Result<Response> {
     // The raw method: `Request::method()` maps every method it has no variant for (`QUERY`,
     // ...) to GET, which would serve them as reads.
     let method = req.inner().method();
-    // Vars and secrets are read once per request and handed down.
-    let config = Config::from_env(&env);
+    // Vars and secrets are read once per isolate and handed down.
+    let config = Config::shared(&env);
     let outcome = match router::resolve(&method, &path) {
         Ok(route) => run(route, &mut req, &env, &config).await,
         Err(err) => Err(err),

@@ -117,7 +117,7 @@ pub async fn send(env: &Env, batch_id: &str, positions: &[usize]) -> Result<usiz
 /// in parallel), each acknowledged or retried on its own.
 pub async fn consume(batch: MessageBatch<QueuedItem>, env: &Env) -> worker::Result<()> {
     let db = database(env).map_err(|err| worker::Error::RustError(format!("{err:?}")))?;
-    let config = Config::from_env(env);
+    let config = Config::shared(env);
     // A delivery from the dead-letter queue is the last word: decide, whatever the failure.
     let dead_letter = batch.queue().ends_with("-dlq");
     for message in batch.messages()? {

@@ -13,11 +13,11 @@ fi
 [ -n "${WASM_BINDGEN_BIN:-}" ] || die "wasm-bindgen not found: run scripts/setup.sh"
 log "building the Worker (release wasm)"
 worker-build --release
-# worker-build's wasm-opt keeps the function-name section (it passes --debuginfo): a sixth of
-# the raw wasm, an eighth gzipped, read only by stack traces. Drop it and the producers section afterwards, with the
-# same wasm features worker-build enables (`strip = true` in Cargo.toml would hide the
-# target_features section wasm-bindgen reads).
+# worker-build's wasm-opt step is off (Cargo.toml): it passes --debuginfo, and the function names
+# it keeps make -O leave code it would otherwise remove. Optimise here without names, and drop
+# the producers section, with the same wasm features worker-build enables (`strip = true` in
+# Cargo.toml would hide the target_features section wasm-bindgen reads).
 features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types
   exception-handling)
-"$WASM_OPT_BIN" "$out" --strip-debug --strip-producers "${features[@]/#/--enable-}" -o "$out.tmp"
+"$WASM_OPT_BIN" "$out" -O --strip-debug --strip-producers "${features[@]/#/--enable-}" -o "$out.tmp"
 mv "$out.tmp" "$out"

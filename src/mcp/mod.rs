@@ -22,13 +22,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::handlers;
 use crate::http::{self, check_content_type, MAX_BODY_BYTES};
 use crate::router;
+use crate::upstream;
 use dispatch::Outcome;
 use jsonrpc::{Message, RpcError, INVALID_REQUEST, PARSE_ERROR};
 use serde_json::Value;
 use tools::ApiCall;
 use version::ProtocolVersion;
-use worker::wasm_bindgen::JsValue;
-use worker::{console_error, Env, Headers, Method, Request, RequestInit, Response};
+use worker::{console_error, Env, Headers, Method, Request, Response};
 
 /// Internal API requests need an absolute URL; routing uses the path string itself, so the
 /// host is never looked at.
@@ -223,14 +223,16 @@ async fn execute(call: &ApiCall, env: &Env, config: &Config) -> (u16, Value) {
 
 fn internal_request(call: &ApiCall) -> worker::Result<Request> {
     let headers = Headers::new();
-    let mut init = RequestInit::new();
-    init.with_method(Method::from(call.method.as_str().to_owned()));
-    if let Some(body) = &call.body {
+    let body = call.body.as_ref().map(Value::to_string);
+    if body.is_some() {
         headers.set("content-type", "application/json")?;
-        init.with_body(Some(JsValue::from_str(&body.to_string())));
     }
-    init.with_headers(headers);
-    Request::new_with_init(&format!("{INTERNAL_ORIGIN}{}", call.path), &init)
+    upstream::http::new_request(
+        Method::from(call.method.as_str().to_owned()),
+        &format!("{INTERNAL_ORIGIN}{}", call.path),
+        &headers,
+        body.as_deref(),
+    )
 }
 
 /// A transport-level refusal: the JSON-RPC error with no usable `id`, at an HTTP status.

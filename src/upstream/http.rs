@@ -10,7 +10,7 @@ use futures::future::{select, Either};
 use futures::pin_mut;
 use serde::Serialize;
 use wasm_bindgen::JsValue;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{web_sys, AbortController, Delay, Fetch, Headers, Method, Request};
 
 use super::UpstreamError;
 
@@ -127,13 +127,38 @@ pub fn build_request(
     for (name, value) in headers {
         set_header(&all, name, value)?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(all);
-    if let Some(body) = json_body {
-        init.with_body(Some(JsValue::from_str(&body)));
-    }
-    Request::new_with_init(url, &init)
+    new_request(method, url, &all, json_body.as_deref())
         .map_err(|e| UpstreamError::Unreachable(format!("invalid request: {e}")))
+}
+
+/// What `Request::new_with_init` builds from a `worker::RequestInit` with these fields (headers
+/// when there are any, the method, `redirect: "follow"`, the body), built on
+/// `web_sys::RequestInit` directly. `worker::RequestInit`'s conversion also carries the
+/// serialiser of the `cf` properties (image resizing, polish, minify, ...), none of which a
+/// request here sets: 4.7 KiB of the gzipped wasm for nothing.
+pub fn new_request(
+    method: Method,
+    url: &str,
+    headers: &Headers,
+    body: Option<&str>,
+) -> worker::Result<Request> {
+    let init = web_sys::RequestInit::new();
+    if !headers.is_empty() {
+        init.set_headers(headers.as_ref());
+    }
+    init.set_method(method.as_ref());
+    init.set_redirect(web_sys::RequestRedirect::Follow);
+    if let Some(body) = body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    web_sys::Request::new_with_str_and_init(url, &init)
+        .map(Request::from)
+        .map_err(|e| {
+            worker::Error::JsError(
+                e.as_string()
+                    .unwrap_or_else(|| "invalid URL or options for Request".to_string()),
+            )
+        })
 }
 
 /// A `POST` of `body` serialised as JSON.

@@ -37,6 +37,7 @@ pub mod remediation;
 pub mod router;
 pub mod routes;
 pub mod scheduled;
+pub mod sort;
 pub mod store;
 pub mod upstream;
 

@@ -284,7 +284,7 @@ async fn list_parts(bucket: &Bucket, source_prefix: &str) -> Result<Vec<Part>, S
         .iter()
         .filter_map(|o| plan::part_of(&o.key(), source_prefix).map(|n| Part::from_object(o, n)))
         .collect();
-    parts.sort_by_key(|p| p.part);
+    crate::sort::sort_by_key(&mut parts, |p| p.part);
     Ok(parts)
 }
 

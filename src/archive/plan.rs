@@ -152,7 +152,7 @@ pub fn group(rows: &[ArchivedRow]) -> Vec<Group<'_>> {
     groups
         .into_iter()
         .map(|((day, source), mut rows)| {
-            rows.sort_by_key(|r| r.id);
+            crate::sort::sort_by_key(&mut rows, |r| r.id);
             Group { day, source, rows }
         })
         .collect()

@@ -106,7 +106,7 @@ pub fn merge_hits(per_query: &[Vec<DocHit>], budget: &Budget) -> Vec<Source> {
     }
 
     let mut ranked: Vec<Candidate<'_>> = by_page.into_values().collect();
-    ranked.sort_by(|a, b| {
+    crate::sort::sort_by(&mut ranked, |a, b| {
         let score = |c: &Candidate<'_>| c.fused + finite_or_zero(c.best.score);
         score(b)
             .partial_cmp(&score(a))

@@ -161,7 +161,7 @@ impl<'a> ExtMatcher<'a> {
             .unwrap_or_default();
         let mut dot_offsets: Vec<usize> = family.iter().map(|x| x.len() + 1).collect();
         dot_offsets.push(ext.len() + 1);
-        dot_offsets.sort_unstable();
+        crate::sort::sort_by_key(&mut dot_offsets, |&n| n);
         dot_offsets.dedup();
         let packed = pack(ext);
         let family_packed: Vec<u64> = family.iter().map(|x| pack(x)).collect();
@@ -431,7 +431,9 @@ impl NameProfile {
         // One lane per character; past CHAR_LANES, the rarest in file names share the last
         // lane, where they loosen the bound least.
         let mut by_commonness = distinct.clone();
-        by_commonness.sort_by_key(|&c| COMMONNESS.iter().position(|&x| x == c));
+        crate::sort::sort_by_key(&mut by_commonness, |&c| {
+            COMMONNESS.iter().position(|&x| x == c)
+        });
         let mut counts = [0u64; 2];
         for (rank, &c) in by_commonness.iter().enumerate() {
             let unit = lane_unit(rank.min(CHAR_LANES - 1));

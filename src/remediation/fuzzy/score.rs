@@ -310,7 +310,7 @@ pub(super) fn name_forms(
         start = i + 1;
     }
     tokens.push((start, name.len()));
-    tokens.sort_by(|a, b| name[a.0..a.1].cmp(&name[b.0..b.1]));
+    crate::sort::sort_by(tokens, |a, b| name[a.0..a.1].cmp(&name[b.0..b.1]));
     for (n, &(s, e)) in tokens.iter().enumerate() {
         if n > 0 {
             sorted.push('_');

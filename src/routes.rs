@@ -33,7 +33,7 @@ crate::router::route_table! {
         GET Health [None, Public] => meta::health(),
     }
     ["openapi.json"] => {
-        GET OpenApi [None, Public] => meta::openapi(),
+        GET OpenApi [None, Public] => meta::openapi(env).await,
     }
     ["api", "orders"] => {
         GET ListOrders [Replica, Bearer] => overview::list(req, db).await,

@@ -99,6 +99,7 @@ class WorkerProcess:
             "",
             "[assets]",  # the dashboard, as wrangler.toml serves it
             f"directory = {_toml_value(str(ROOT / real['assets']['directory']))}",
+            f"binding = {_toml_value(real['assets']['binding'])}",
             f"run_worker_first = {json.dumps(real['assets']['run_worker_first'])}",
         ]
         if self.queue:

@@ -3,6 +3,7 @@
 use super::page::Listing;
 use super::Db;
 use super::{int, internal, opt_text, prepare_bound, rows, text};
+use super::{json_body, json_or_text};
 use crate::domain::followup::{FollowupStatus, FollowupType, GithubKind};
 use crate::domain::followup_query::FollowupQuery;
 use crate::error::ApiError;
@@ -122,13 +123,16 @@ pub async fn find_open(
 /// A follow-up as `GET /api/followups` and `GET /api/followups/:id` show it, as a SQLite JSON
 /// object: `data` as JSON where it is JSON, and `github_url`, the web address of the issue or
 /// pull request when the follow-up tracks one.
-const VIEW_JSON: &str = "json_object('id', id, 'ts', ts, 'order_id', order_id, \
-     'task_uuid', task_uuid, 'type', type, 'impact_level', impact_level, 'status', status, \
-     'note', note, 'github_issue_id', github_issue_id, 'github_kind', github_kind, \
-     'github_number', github_number, 'github_repo', github_repo, \
-     'github_url', CASE WHEN substr(github_issue_id, 1, 8) = 'https://' THEN github_issue_id END, \
-     'updated_at', updated_at, 'data', \
-     CASE WHEN json_valid(data) THEN json(data) ELSE data END)";
+const VIEW_JSON: &str = concat!(
+    "json_object('id', id, 'ts', ts, 'order_id', order_id, ",
+    "'task_uuid', task_uuid, 'type', type, 'impact_level', impact_level, 'status', status, ",
+    "'note', note, 'github_issue_id', github_issue_id, 'github_kind', github_kind, ",
+    "'github_number', github_number, 'github_repo', github_repo, ",
+    "'github_url', CASE WHEN substr(github_issue_id, 1, 8) = 'https://' THEN github_issue_id END, ",
+    "'updated_at', updated_at, 'data', ",
+    json_or_text!("data"),
+    ")"
+);
 
 /// A page of follow-ups matching `query`, newest first, as the answer of `GET /api/followups`
 /// (`{followups, next_cursor}`), already JSON.
@@ -146,14 +150,8 @@ pub async fn list_json(db: &Db, query: &FollowupQuery) -> Result<String, ApiErro
 
 /// One follow-up as its JSON view, or `None` when unknown.
 pub async fn get_json(db: &Db, id: i64) -> Result<Option<String>, ApiError> {
-    db.prepare(format!(
-        "SELECT {VIEW_JSON} AS body FROM followups WHERE id = ?1"
-    ))
-    .bind(&[int(id)])
-    .map_err(internal("binding follow-up lookup"))?
-    .first::<String>(Some("body"))
-    .await
-    .map_err(internal("reading follow-up"))
+    let sql = format!("SELECT {VIEW_JSON} AS body FROM followups WHERE id = ?1");
+    json_body(db, &sql, &[int(id)], "reading follow-up").await
 }
 
 /// Who asked for a status change, for the log.

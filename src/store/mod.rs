@@ -148,6 +148,39 @@ pub fn internal(context: &'static str) -> impl FnOnce(worker::Error) -> ApiError
     }
 }
 
+/// SQL showing a stored JSON text column as JSON, or as the string it is when it is not JSON
+/// (rows written outside this Worker). A macro, so that constant SQL can use it in `concat!`.
+macro_rules! json_or_text {
+    ($column:literal) => {
+        concat!(
+            "CASE WHEN json_valid(",
+            $column,
+            ") THEN json(",
+            $column,
+            ") ELSE ",
+            $column,
+            " END"
+        )
+    };
+}
+pub(crate) use json_or_text;
+
+/// The `body` column of the first row `sql` returns: the answer's JSON, built by SQLite.
+/// `None` when there is no row.
+pub(crate) async fn json_body(
+    db: &Db,
+    sql: &str,
+    params: &[JsValue],
+    context: &'static str,
+) -> Result<Option<String>, ApiError> {
+    db.prepare(sql)
+        .bind(params)
+        .map_err(internal(context))?
+        .first::<String>(Some("body"))
+        .await
+        .map_err(internal(context))
+}
+
 /// Prepares `sql` and binds as many of `params` as its highest `?N` uses, so the statements of
 /// one batch can share one parameter list (SQLite refuses a binding past the highest `?N`).
 pub(crate) fn prepare_bound(

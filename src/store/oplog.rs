@@ -1,6 +1,7 @@
 //! Rows of `operation_logs`: the append-only record of everything anyone did.
 
-use super::page::{json_or_text, Listing};
+use super::json_or_text;
+use super::page::Listing;
 use super::Db;
 use super::{internal, opt_text, text};
 use crate::domain::oplog::{LogEntry, LogLevel, LogQuery};
@@ -49,12 +50,13 @@ pub async fn append(db: &Db, entry: &LogEntry<'_>) -> Result<i64, ApiError> {
 /// A page of entries matching `query`, newest first, as the answer of `GET /api/ops/logs`
 /// (`{logs, next_cursor}`), already JSON; `details` shown as JSON where it is JSON.
 pub async fn list_json(db: &Db, query: &LogQuery) -> Result<String, ApiError> {
-    let row = format!(
-        "json_object('id', id, 'ts', ts, 'source', source, 'order_id', order_id, \
-         'task_uuid', task_uuid, 'operation', operation, 'level', level, 'details', {})",
-        json_or_text("details")
+    const ROW: &str = concat!(
+        "json_object('id', id, 'ts', ts, 'source', source, 'order_id', order_id, ",
+        "'task_uuid', task_uuid, 'operation', operation, 'level', level, 'details', ",
+        json_or_text!("details"),
+        ")"
     );
-    let mut listing = Listing::new("operation_logs", &row);
+    let mut listing = Listing::new("operation_logs", ROW);
     listing
         .filter("order_id", "=", query.order_id.as_deref())
         .filter("task_uuid", "=", query.task_uuid.as_deref())

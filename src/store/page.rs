@@ -1,7 +1,7 @@
 //! Newest-first listings with filters and an id cursor (the operation log, follow-ups).
 
 use super::Db;
-use super::{internal, text};
+use super::{json_body, text};
 use crate::domain::page::Paging;
 use crate::error::ApiError;
 use wasm_bindgen::JsValue;
@@ -70,18 +70,8 @@ impl Listing {
                THEN (SELECT CAST(id AS TEXT) FROM page ORDER BY id LIMIT 1 OFFSET 1) END) AS body",
             sql = self.sql,
         );
-        db.prepare(sql)
-            .bind(&self.binds)
-            .map_err(internal(context))?
-            .first::<String>(Some("body"))
-            .await
-            .map_err(internal(context))?
+        json_body(db, &sql, &self.binds, context)
+            .await?
             .ok_or(ApiError::Internal("a listing returned no row"))
     }
-}
-
-/// SQL for a stored JSON text column as JSON, or as the string it is when it is not JSON (rows
-/// written outside this Worker).
-pub fn json_or_text(column: &str) -> String {
-    format!("CASE WHEN json_valid({column}) THEN json({column}) ELSE {column} END")
 }

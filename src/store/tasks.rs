@@ -1,7 +1,7 @@
 //! Reading tasks and changing their status.
 
 use super::Db;
-use super::{batch_shared, changes, internal, opt_int, opt_text, rows, text};
+use super::{batch_shared, changes, internal, json_body, opt_int, opt_text, rows, text};
 use crate::domain::lease::TaskLeaseState;
 use crate::domain::status::{StoredStatus, TaskStatus};
 use crate::error::ApiError;
@@ -97,27 +97,18 @@ const TASK_JSON: &str = concat!(
 /// An order and its tasks as the answer of `GET /api/tasks/:order_id`, already JSON; `None` for
 /// an unknown order.
 pub async fn order_tasks_json(db: &Db, order_id: &str) -> Result<Option<String>, ApiError> {
-    json_body(db, ORDER_TASKS_JSON, order_id, "reading order and tasks").await
+    json_body(
+        db,
+        ORDER_TASKS_JSON,
+        &[text(order_id)],
+        "reading order and tasks",
+    )
+    .await
 }
 
 /// A task as the answer of `GET /api/task/:uuid`, already JSON; `None` when unknown.
 pub async fn task_json(db: &Db, uuid: &str) -> Result<Option<String>, ApiError> {
-    json_body(db, TASK_JSON, uuid, "reading task").await
-}
-
-/// The `body` column of the first row of a one-parameter statement.
-async fn json_body(
-    db: &Db,
-    sql: &'static str,
-    param: &str,
-    context: &'static str,
-) -> Result<Option<String>, ApiError> {
-    db.prepare(sql)
-        .bind(&[text(param)])
-        .map_err(internal(context))?
-        .first::<String>(Some("body"))
-        .await
-        .map_err(internal(context))
+    json_body(db, TASK_JSON, &[text(uuid)], "reading task").await
 }
 
 pub async fn find_task(db: &Db, uuid: &str) -> Result<Option<TaskRow>, ApiError> {

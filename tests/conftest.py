@@ -59,11 +59,9 @@ WEBHOOK_SECRET = "test-webhook-secret"
 @pytest.fixture(scope="session")
 def worker(upstream_vars):
     """The Worker as production runs it: token auth, upstreams named in its vars."""
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                          **upstream_vars}, name="main")
-    proc.start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"API_TOKEN": TEST_TOKEN, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                        **upstream_vars}, name="main") as proc:
+        yield proc
 
 
 @pytest.fixture

@@ -155,6 +155,12 @@ class WorkerProcess:
         self.stop()
         raise RuntimeError(f"wrangler dev not healthy after {timeout}s:\n{self.log()}")
 
+    def __enter__(self) -> "WorkerProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, 15)

@@ -23,17 +23,15 @@ COLUMNS = ["id", "ts", "source", "order_id", "task_uuid", "operation", "level", 
 
 @pytest.fixture(scope="module")
 def archiving():
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, "OPS_LOG_RETENTION_DAYS": "30"},
-                         name="archive").start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"API_TOKEN": TEST_TOKEN, "OPS_LOG_RETENTION_DAYS": "30"},
+                       name="archive") as proc:
+        yield proc
 
 
 @pytest.fixture(scope="module")
 def bucketless():
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN}, name="no-bucket", archive=False).start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"API_TOKEN": TEST_TOKEN}, name="no-bucket", archive=False) as proc:
+        yield proc
 
 
 def unique(prefix: str) -> str:

@@ -33,10 +33,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
 
 @pytest.fixture(scope="module")
 def dash(upstream_vars):
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, **upstream_vars}, name="dash")
-    proc.start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"API_TOKEN": TEST_TOKEN, **upstream_vars}, name="dash") as proc:
+        yield proc
 
 
 def browse(scenario: str, worker: WorkerProcess, data: dict | None = None) -> str:

@@ -23,10 +23,8 @@ FIELDS = {"id", "ts", "order_id", "task_uuid", "type", "impact_level", "status",
 @pytest.fixture(scope="module")
 def bare():
     """A Worker with only its token: no GitHub, so FILE_NOT_FOUND blocks without an issue."""
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN}, name="no-github")
-    proc.start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"API_TOKEN": TEST_TOKEN}, name="no-github") as proc:
+        yield proc
 
 
 def warning(worker) -> tuple[dict, dict, dict]:

@@ -26,11 +26,9 @@ from helpers import assert_error
 @pytest.fixture(scope="module")
 def hooked(upstream_vars):
     """A Worker with the webhook secret and the GitHub stand-in configured."""
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, **upstream_vars, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET},
-                         name="webhook")
-    proc.start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"API_TOKEN": TEST_TOKEN, **upstream_vars, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET},
+                       name="webhook") as proc:
+        yield proc
 
 
 @pytest.fixture

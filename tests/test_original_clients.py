@@ -60,10 +60,8 @@ jq --arg ID "$2" '(.tasks[] | select(.uuid==$ID) | .status) = "complete"' $TASKS
 @pytest.fixture(scope="module")
 def open_worker(upstream_vars):
     """Same upstreams as the session Worker in conftest.py, but AUTH_MODE=open and no token."""
-    proc = WorkerProcess({"AUTH_MODE": "open", **upstream_vars}, name="original-clients")
-    proc.start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"AUTH_MODE": "open", **upstream_vars}, name="original-clients") as proc:
+        yield proc
 
 
 def unique(prefix: str) -> str:

@@ -17,10 +17,8 @@ from harness import TEST_TOKEN, WorkerProcess
 
 @pytest.fixture(scope="module")
 def fresh(upstream_vars):
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, **upstream_vars}, name="reconcile")
-    proc.start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"API_TOKEN": TEST_TOKEN, **upstream_vars}, name="reconcile") as proc:
+        yield proc
 
 
 def params(call) -> dict:

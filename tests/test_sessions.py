@@ -27,10 +27,9 @@ SHAPE = re.compile(r"^[0-9a-f]+(-[0-9a-f]+)+$")
 @pytest.fixture(scope="module")
 def replicated():
     """A Worker told that its database has read replication on."""
-    proc = WorkerProcess({"API_TOKEN": TEST_TOKEN, "D1_READ_REPLICATION": "auto"},
-                         name="replicated", queue=False).start()
-    yield proc
-    proc.stop()
+    with WorkerProcess({"API_TOKEN": TEST_TOKEN, "D1_READ_REPLICATION": "auto"},
+                       name="replicated", queue=False) as proc:
+        yield proc
 
 
 @pytest.fixture(params=["replicated", "primary"])

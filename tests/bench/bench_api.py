@@ -70,6 +70,18 @@ def order_100(i: int) -> dict:
     }
 
 
+def run_concurrently(target, args: list) -> float:
+    """Runs `target(arg)` for each of `args`, each on its own thread, all at once; the seconds
+    until the last one returned."""
+    threads = [threading.Thread(target=target, args=(arg,)) for arg in args]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -162,11 +174,7 @@ def python_slice(target: Target, path: str, seconds: int) -> Slice:
             counts[slot] += 1
             failed[slot] += not 200 <= resp.status < 400
 
-    threads = [threading.Thread(target=loop, args=(i,)) for i in range(CONNECTIONS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_concurrently(loop, list(range(CONNECTIONS)))
     return Slice(sum(counts), float(seconds), sum(failed))
 
 

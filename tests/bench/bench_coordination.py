@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_api import percentile  # noqa: E402
+from bench_api import percentile, run_concurrently  # noqa: E402
 from harness import WorkerProcess  # noqa: E402
 
 TOKEN = "bench-token"
@@ -67,13 +67,7 @@ def claims(worker: WorkerProcess) -> None:
                 samples.append(ms)
                 claimed.append(body["task"]["uuid"])
 
-    threads = [threading.Thread(target=agent, args=(n,)) for n in range(AGENTS)]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
+    elapsed = run_concurrently(agent, list(range(AGENTS)))
     distinct = len(set(claimed))
     print(f"next-task claim, {AGENTS} agents at once: p50 {percentile(samples, 50):.1f} ms / "
           f"p99 {percentile(samples, 99):.1f} ms; {len(claimed)} claims ({distinct} distinct) "

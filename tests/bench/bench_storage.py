@@ -19,12 +19,13 @@ import shutil
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_api import run_concurrently  # noqa: E402
 from harness import WorkerProcess  # noqa: E402
 
 TOKEN = "bench-token"
@@ -77,13 +78,7 @@ def parallel(worker: WorkerProcess, jobs: list[tuple[str, dict]], expect: int) -
             if status != expect:
                 failures.append(f"{path}: {status} {answer}")
 
-    threads = [threading.Thread(target=run, args=(c,)) for c in chunks]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - start
+    elapsed = run_concurrently(run, chunks)
     if failures:
         raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
     return len(jobs) / elapsed

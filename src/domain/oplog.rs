@@ -5,6 +5,7 @@ use super::page::Paging;
 use super::validate::{body_object, kind, Checker};
 use crate::error::{ApiError, ApiResult, FieldError};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 pub const MAX_SOURCE: usize = 64;
 pub const MAX_OPERATION: usize = 128;
@@ -62,8 +63,9 @@ pub struct LogEntry<'a> {
     pub level: LogLevel,
     pub order_id: Option<&'a str>,
     pub task_uuid: Option<&'a str>,
-    /// A JSON object (the store writes it as text).
-    pub details: Value,
+    /// A JSON object (the store writes it as text): a posted entry's borrowed from the request
+    /// body, not copied.
+    pub details: Cow<'a, Value>,
 }
 
 impl<'a> LogEntry<'a> {
@@ -75,7 +77,7 @@ impl<'a> LogEntry<'a> {
             level: LogLevel::Info,
             order_id: None,
             task_uuid: None,
-            details,
+            details: Cow::Owned(details),
         }
     }
 
@@ -127,9 +129,7 @@ pub fn parse_log_entry(body: &Value) -> ApiResult<LogEntry<'_>> {
         level: level.unwrap_or(LogLevel::Info),
         order_id,
         task_uuid,
-        details: details
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Map::new())),
+        details: details.map_or_else(|| Cow::Owned(Value::Object(Map::new())), Cow::Borrowed),
     })
 }
 
@@ -310,7 +310,7 @@ mod tests {
         let body = json!({"source": "factory-init", "operation": "fetch"});
         let entry = parse_log_entry(&body).unwrap();
         assert_eq!(entry.level, LogLevel::Info);
-        assert_eq!(entry.details, json!({}));
+        assert_eq!(*entry.details, json!({}));
         assert_eq!(entry.order_id, None);
     }
 

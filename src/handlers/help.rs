@@ -20,6 +20,7 @@ use crate::store::oplog;
 use crate::store::tasks::find_task;
 use crate::store::{internal, Db};
 use serde_json::json;
+use std::borrow::Cow;
 use worker::{Date, Request, Response};
 
 const MAX_HELP_BODY: usize = 64 * 1024;
@@ -62,7 +63,7 @@ pub async fn help(req: &mut Request, config: &Config, db: &Db, uuid: &str) -> Ap
         },
         order_id: Some(&task.order_id),
         task_uuid: Some(&task.uuid),
-        details: json!({
+        details: Cow::Owned(json!({
             "agent_name": ask.agent_name,
             "question": ask.question.as_deref().map(|q| shorten(q, LOGGED_TEXT_CHARS)),
             "error": ask.error.as_deref().map(|e| shorten(e, LOGGED_TEXT_CHARS)),
@@ -72,7 +73,7 @@ pub async fn help(req: &mut Request, config: &Config, db: &Db, uuid: &str) -> Ap
             "degraded": composed.degraded,
             "problems": composed.problems,
             "duration_ms": duration_ms,
-        }),
+        })),
     };
     let mut writes = vec![oplog::insert_statement(db, &log).map_err(internal("binding help log"))?];
     if !cache_hit && !composed.degraded {

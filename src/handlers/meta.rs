@@ -24,7 +24,11 @@ pub fn health() -> ApiResult<Response> {
 pub async fn openapi(env: &Env) -> ApiResult<Response> {
     const MISSING: &str = "openapi.json is missing from the static assets (built by build.rs)";
     let assets = env.assets(ASSETS_BINDING)?;
-    let mut asset = assets.fetch(OPENAPI_ASSET_URL, None).await?;
+    // A bare request rather than `Fetcher::fetch(url, init)`, whose `RequestInit` path links
+    // worker's whole `cf` options serialiser into the wasm for nothing.
+    let request =
+        worker::web_sys::Request::new_with_str(OPENAPI_ASSET_URL).map_err(worker::Error::from)?;
+    let mut asset = assets.fetch_request(worker::Request::from(request)).await?;
     if asset.status_code() != 200 {
         console_error!(
             "{MISSING}: the ASSETS binding answered {}",

@@ -1,6 +1,5 @@
 //! Reading request bodies within limits and writing JSON responses in the API's one shape.
 
-use crate::domain::hash::fnv1a_64_hex;
 use crate::domain::idempotency::Prior;
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;
@@ -92,10 +91,16 @@ pub fn origin_of(url: &str) -> Option<&str> {
     (!scheme.is_empty() && end > 0).then(|| &url[..scheme.len() + 3 + end])
 }
 
-/// A JSON response. API answers are per-request state, so no cache may keep them.
+/// `Cache-Control` of API answers: per-request state, so no cache may keep them.
+pub const CACHE_NEVER: &str = "no-store";
+/// `Cache-Control` of answers with an `ETag`: a client may keep the answer but must revalidate
+/// it every time.
+pub const CACHE_REVALIDATE: &str = "no-cache";
+
+/// A JSON response.
 pub fn json<T: Serialize>(status: u16, body: &T) -> ApiResult<Response> {
     let mut resp = Response::from_json(body)?.with_status(status);
-    resp.headers_mut().set("cache-control", "no-store")?;
+    resp.headers_mut().set("cache-control", CACHE_NEVER)?;
     Ok(resp)
 }
 
@@ -104,25 +109,7 @@ pub fn raw_json(status: u16, body: String) -> ApiResult<Response> {
     let mut resp = Response::ok(body)?.with_status(status);
     let headers = resp.headers_mut();
     headers.set("content-type", "application/json")?;
-    headers.set("cache-control", "no-store")?;
-    Ok(resp)
-}
-
-/// A JSON text with a strong `ETag` (its FNV-1a hash, computed here: no second D1 round
-/// trip), or `304 Not Modified` without a body when `if_none_match` names that tag already.
-/// `no-cache`, not `no-store`: a client may keep the answer but must revalidate it every time.
-pub fn json_with_etag(body: String, if_none_match: Option<&str>) -> ApiResult<Response> {
-    let etag = format!("\"{}\"", fnv1a_64_hex(body.as_bytes()));
-    let mut resp = if if_none_match.is_some_and(|header| etag_matches(header, &etag)) {
-        Response::empty()?.with_status(304)
-    } else {
-        let mut resp = Response::ok(body)?;
-        resp.headers_mut().set("content-type", "application/json")?;
-        resp
-    };
-    let headers = resp.headers_mut();
-    headers.set("etag", &etag)?;
-    headers.set("cache-control", "no-cache")?;
+    headers.set("cache-control", CACHE_NEVER)?;
     Ok(resp)
 }
 

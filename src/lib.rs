@@ -32,6 +32,7 @@ pub mod error;
 pub mod handlers;
 pub mod help;
 pub mod http;
+pub mod json_text;
 pub mod mcp;
 pub mod remediation;
 pub mod router;

@@ -28,7 +28,7 @@ pub async fn get(db: &Db, id: &str) -> ApiResult<Response> {
     let followup = followups::get_json(db, number)
         .await?
         .ok_or_else(|| not_found(id))?;
-    http::raw_json(200, followup)
+    Ok(followup.response(200)?)
 }
 
 pub async fn patch(req: &mut Request, db: &Db, id: &str) -> ApiResult<Response> {

@@ -23,12 +23,12 @@ pub async fn append(req: &mut Request, db: &Db) -> ApiResult<Response> {
 pub async fn list(req: &Request, db: &Db) -> ApiResult<Response> {
     let pairs = query_pairs(req)?;
     let query = parse_log_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    http::raw_json(200, oplog::list_json(db, &query).await?)
+    Ok(oplog::list_json(db, &query).await?.response(200)?)
 }
 
 /// `GET /api/followups`: what needs a human, by order, task, type and status.
 pub async fn followups(req: &Request, db: &Db) -> ApiResult<Response> {
     let pairs = query_pairs(req)?;
     let query = parse_followup_query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
-    http::raw_json(200, followups::list_json(db, &query).await?)
+    Ok(followups::list_json(db, &query).await?.response(200)?)
 }

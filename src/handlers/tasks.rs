@@ -36,7 +36,7 @@ pub async fn list_for_order(req: &Request, db: &Db, order_id: &str) -> ApiResult
         .await?
         .ok_or_else(not_found)?;
     let if_none_match = req.headers().get("if-none-match").ok().flatten();
-    http::json_with_etag(body, if_none_match.as_deref())
+    Ok(body.response_with_etag(if_none_match.as_deref()).await?)
 }
 
 pub async fn get(db: &Db, uuid: &str) -> ApiResult<Response> {
@@ -46,7 +46,7 @@ pub async fn get(db: &Db, uuid: &str) -> ApiResult<Response> {
     let body = tasks::task_json(db, uuid)
         .await?
         .ok_or_else(|| task_not_found(uuid))?;
-    http::raw_json(200, body)
+    Ok(body.response(200)?)
 }
 
 pub async fn set_status(req: &mut Request, db: &Db, uuid: &str) -> ApiResult<Response> {

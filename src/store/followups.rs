@@ -7,6 +7,7 @@ use super::{json_body, json_or_text};
 use crate::domain::followup::{FollowupStatus, FollowupType, GithubKind};
 use crate::domain::followup_query::FollowupQuery;
 use crate::error::ApiError;
+use crate::json_text::JsonText;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
@@ -136,7 +137,7 @@ const VIEW_JSON: &str = concat!(
 
 /// A page of follow-ups matching `query`, newest first, as the answer of `GET /api/followups`
 /// (`{followups, next_cursor}`), already JSON.
-pub async fn list_json(db: &Db, query: &FollowupQuery) -> Result<String, ApiError> {
+pub async fn list_json(db: &Db, query: &FollowupQuery) -> Result<JsonText, ApiError> {
     let mut listing = Listing::new("followups", VIEW_JSON);
     listing
         .filter("order_id", "=", query.order_id.as_deref())
@@ -149,7 +150,7 @@ pub async fn list_json(db: &Db, query: &FollowupQuery) -> Result<String, ApiErro
 }
 
 /// One follow-up as its JSON view, or `None` when unknown.
-pub async fn get_json(db: &Db, id: i64) -> Result<Option<String>, ApiError> {
+pub async fn get_json(db: &Db, id: i64) -> Result<Option<JsonText>, ApiError> {
     let sql = format!("SELECT {VIEW_JSON} AS body FROM followups WHERE id = ?1");
     json_body(db, &sql, &[int(id)], "reading follow-up").await
 }

@@ -19,7 +19,9 @@ pub mod tasks;
 
 use crate::domain::bookmark::Bookmark;
 use crate::error::ApiError;
+use crate::json_text::JsonText;
 use wasm_bindgen::JsValue;
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{
     console_error, D1Database, D1DatabaseSession, D1PreparedStatement, D1SessionConstraint, Env,
 };
@@ -165,20 +167,28 @@ macro_rules! json_or_text {
 }
 pub(crate) use json_or_text;
 
-/// The `body` column of the first row `sql` returns: the answer's JSON, built by SQLite.
-/// `None` when there is no row.
+/// The `body` column of the first row `sql` returns: the answer's JSON, built by SQLite and
+/// kept as the JavaScript string D1 returned (`JsonText`). `None` when there is no row.
 pub(crate) async fn json_body(
     db: &Db,
     sql: &str,
     params: &[JsValue],
     context: &'static str,
-) -> Result<Option<String>, ApiError> {
-    db.prepare(sql)
-        .bind(params)
-        .map_err(internal(context))?
-        .first::<String>(Some("body"))
+) -> Result<Option<JsonText>, ApiError> {
+    let statement = db.prepare(sql).bind(params).map_err(internal(context))?;
+    let pending = statement
+        .inner()
+        .first(Some("body"))
+        .map_err(|err| internal(context)(worker::Error::from(err)))?;
+    let row = JsFuture::from(pending)
         .await
-        .map_err(internal(context))
+        .map_err(|err| internal(context)(worker::Error::from(err)))?;
+    if row.is_null() || row.is_undefined() {
+        return Ok(None);
+    }
+    JsonText::from_js(row)
+        .map(Some)
+        .ok_or_else(|| internal(context)(worker::Error::RustError("body is not text".into())))
 }
 
 /// Prepares `sql` and binds as many of `params` as its highest `?N` uses, so the statements of

@@ -6,6 +6,7 @@ use super::Db;
 use super::{internal, opt_text, text};
 use crate::domain::oplog::{LogEntry, LogLevel, LogQuery};
 use crate::error::ApiError;
+use crate::json_text::JsonText;
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
 use worker::D1PreparedStatement;
@@ -49,7 +50,7 @@ pub async fn append(db: &Db, entry: &LogEntry<'_>) -> Result<i64, ApiError> {
 
 /// A page of entries matching `query`, newest first, as the answer of `GET /api/ops/logs`
 /// (`{logs, next_cursor}`), already JSON; `details` shown as JSON where it is JSON.
-pub async fn list_json(db: &Db, query: &LogQuery) -> Result<String, ApiError> {
+pub async fn list_json(db: &Db, query: &LogQuery) -> Result<JsonText, ApiError> {
     const ROW: &str = concat!(
         "json_object('id', id, 'ts', ts, 'source', source, 'order_id', order_id, ",
         "'task_uuid', task_uuid, 'operation', operation, 'level', level, 'details', ",

@@ -4,6 +4,7 @@ use super::Db;
 use super::{json_body, text};
 use crate::domain::page::Paging;
 use crate::error::ApiError;
+use crate::json_text::JsonText;
 use wasm_bindgen::JsValue;
 
 /// `SELECT id, <row> AS row FROM <table> WHERE ...` built one filter at a time, every value
@@ -50,7 +51,7 @@ impl Listing {
         paging: Paging,
         key: &'static str,
         context: &'static str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<JsonText, ApiError> {
         if let Some(before) = paging.before_id {
             self.binds.push(JsValue::from_f64(before as f64));
             self.sql

@@ -5,6 +5,7 @@ use super::{batch_shared, changes, internal, json_body, opt_int, opt_text, rows,
 use crate::domain::lease::TaskLeaseState;
 use crate::domain::status::{StoredStatus, TaskStatus};
 use crate::error::ApiError;
+use crate::json_text::JsonText;
 use serde::{Deserialize, Serialize};
 
 /// A row of `tasks`. The nullable columns are `Option` because rows written by the TypeScript
@@ -96,7 +97,7 @@ const TASK_JSON: &str = concat!(
 
 /// An order and its tasks as the answer of `GET /api/tasks/:order_id`, already JSON; `None` for
 /// an unknown order.
-pub async fn order_tasks_json(db: &Db, order_id: &str) -> Result<Option<String>, ApiError> {
+pub async fn order_tasks_json(db: &Db, order_id: &str) -> Result<Option<JsonText>, ApiError> {
     json_body(
         db,
         ORDER_TASKS_JSON,
@@ -107,7 +108,7 @@ pub async fn order_tasks_json(db: &Db, order_id: &str) -> Result<Option<String>,
 }
 
 /// A task as the answer of `GET /api/task/:uuid`, already JSON; `None` when unknown.
-pub async fn task_json(db: &Db, uuid: &str) -> Result<Option<String>, ApiError> {
+pub async fn task_json(db: &Db, uuid: &str) -> Result<Option<JsonText>, ApiError> {
     json_body(db, TASK_JSON, &[text(uuid)], "reading task").await
 }
 

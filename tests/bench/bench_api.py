@@ -40,7 +40,7 @@ from standins.docs_mcp import DocsMcpStandIn  # noqa: E402
 
 TOKEN = "bench-token"
 CONNECTIONS = 8
-ROUNDS = 3  # wrk slices per side and figure, alternating
+ROUNDS = 4  # wrk slices per side and figure, alternating
 SLICE_SECONDS = 4
 
 
@@ -178,15 +178,25 @@ def python_slice(target: Target, path: str, seconds: int) -> Slice:
     return Slice(sum(counts), float(seconds), sum(failed))
 
 
-def throughput(targets: list[Target], paths: dict[str, str], tool: str) -> dict[str, tuple[float, int]]:
-    """Requests per second and non-2xx count per target, over ROUNDS alternating slices."""
+def throughput(targets: list[Target], paths: dict[str, str], tool: str) -> dict[str, list[Slice]]:
+    """ROUNDS slices per target, in rounds. The order
+    alternates by round (ours first, then the reference first, ...): the machine's speed
+    drifts over a run, and a fixed order would hand the same side the faster half."""
     run = wrk_slice if tool == "wrk" else python_slice
     slices: dict[str, list[Slice]] = {t.name: [] for t in targets}
-    for _ in range(ROUNDS):
-        for t in targets:
+    for round_ in range(ROUNDS):
+        for t in (targets if round_ % 2 == 0 else targets[::-1]):
             slices[t.name].append(run(t, paths[t.name], SLICE_SECONDS))
-    return {name: (sum(s.requests for s in ss) / sum(s.seconds for s in ss), sum(s.non_2xx for s in ss))
-            for name, ss in slices.items()}
+    return slices
+
+
+def rate(slices: list[Slice]) -> float:
+    return sum(s.requests for s in slices) / sum(s.seconds for s in slices)
+
+
+def round_ratios(by_target: dict[str, list[Slice]]) -> list[float]:
+    """Ours / reference throughput per round: how much of a ratio is the machine's noise."""
+    return [rate([o]) / rate([r]) for o, r in zip(by_target["ours"], by_target["reference"])]
 
 
 def bench_log(ours: Target, n: int) -> list[float]:
@@ -276,18 +286,21 @@ def main() -> None:
         print(f"side by side with {reference_url}, measured alternately; ratio = ours / reference "
               f"throughput, reference / ours latency")
     for figure, by_target in reads.items():
-        rps, non_2xx = by_target["ours"]
+        rps, non_2xx = rate(by_target["ours"]), sum(s.non_2xx for s in by_target["ours"])
         line = f"{figure}: {rps:.0f} requests/s"
         if reference_url:
-            ref_rps, ref_non_2xx = by_target["reference"]
-            line += f", reference {ref_rps:.0f} requests/s, ratio {rps / ref_rps:.2f}x"
+            theirs = by_target["reference"]
+            ref_rps, ref_non_2xx = rate(theirs), sum(s.non_2xx for s in theirs)
+            per_round = round_ratios(by_target)
+            line += (f", reference {ref_rps:.0f} requests/s, ratio {rps / ref_rps:.2f}x "
+                     f"(rounds {min(per_round):.2f}-{max(per_round):.2f}x)")
             if ref_non_2xx:
                 line += f" (reference: {ref_non_2xx} non-2xx answers)"
         if non_2xx:
             line += f" (ours: {non_2xx} non-2xx answers)"
         print(f"{line}; {how}")
-    list_rps = reads["GET /api/tasks/:order_id (100 tasks)"]["ours"][0]
-    single_rps = reads["GET /api/task/:uuid"]["ours"][0]
+    list_rps = rate(reads["GET /api/tasks/:order_id (100 tasks)"]["ours"])
+    single_rps = rate(reads["GET /api/task/:uuid"]["ours"])
     print(f"100-task list read / single-task read throughput: {list_rps / single_rps:.2f}x (target >= 0.9x)")
     mine = times["ours"]
     line = (f"create 100-task order: p50 {statistics.median(mine):.1f} ms, "

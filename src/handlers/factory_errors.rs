@@ -34,9 +34,16 @@ pub async fn report(req: &mut Request, env: &Env, config: &Config, db: &Db) -> A
     let key = header_key.or_else(|| batch.batch_id.clone());
     let request_hash = fingerprint(batch.canonical().as_bytes());
     // Every batch is named in D1 (by its key, or by us) so its items can be followed up.
-    let batch_ref = key
-        .clone()
-        .unwrap_or_else(|| format!("EB-{}", nanoid::nanoid!(12)));
+    let batch_ref = key.clone().unwrap_or_else(|| {
+        format!(
+            "EB-{}",
+            nanoid::nanoid!(
+                12,
+                &nanoid::alphabet::SAFE,
+                crate::domain::ids::random_bytes
+            )
+        )
+    });
 
     if let Some(key) = &key {
         if let Some(answer) = earlier_answer(db, key, &request_hash).await? {

@@ -415,7 +415,11 @@ impl Recorder<'_, '_> {
         let Some(rem) = self.remediator else {
             return Err(ApiError::Internal("a patch without a remediator").into());
         };
-        let token = nanoid::nanoid!(16);
+        let token = nanoid::nanoid!(
+            16,
+            &nanoid::alphabet::SAFE,
+            crate::domain::ids::random_bytes
+        );
         let link = match self.claim(GithubKind::Pull, &token).await? {
             ClaimResult::Won => match rem.propose(self.task, &patched, template_sha).await {
                 Ok(proposed) => return Ok(self.pull_request(patched, proposed, &token).await?),
@@ -550,7 +554,11 @@ impl Recorder<'_, '_> {
         github_usable: bool,
         mut claim: Option<ClaimWrite<'_>>,
     ) -> Result<Answer, ApiError> {
-        let token = nanoid::nanoid!(16);
+        let token = nanoid::nanoid!(
+            16,
+            &nanoid::alphabet::SAFE,
+            crate::domain::ids::random_bytes
+        );
         let mut issue = None;
         let mut issue_problem = None;
         if let (Some(rem), true) = (self.remediator, github_usable) {

@@ -30,6 +30,9 @@ TEST_TOKEN = "test-token-0123456789abcdef"
 BIN = ROOT / "node_modules" / ".bin"
 
 
+START_ATTEMPTS = 3  # wrangler dev starts tried per Worker when a probed port was taken
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -131,6 +134,36 @@ class WorkerProcess:
         )
         if migrate.returncode != 0:
             raise RuntimeError(f"migrations failed:\n{migrate.stdout}\n{migrate.stderr}")
+        # Ports are probed free here and bound by wrangler seconds later; another process
+        # (workerd binds ephemeral ports of its own) can take one in between. A start that
+        # lost its port is retried on fresh ones.
+        for attempt in range(START_ATTEMPTS):
+            if attempt:
+                self.port = free_port()
+                self.base_url = f"http://127.0.0.1:{self.port}"
+            self._spawn(config)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    if "Address already in use" in self.log() and attempt + 1 < START_ATTEMPTS:
+                        try:  # whatever it started before failing goes with it
+                            os.killpg(self.proc.pid, 9)
+                        except ProcessLookupError:
+                            pass
+                        break
+                    raise RuntimeError(f"wrangler dev exited early:\n{self.log()}")
+                try:
+                    if self.get("/health").status == 200:
+                        return self
+                except OSError:
+                    pass
+                time.sleep(0.25)
+            else:
+                self.stop()
+                raise RuntimeError(f"wrangler dev not healthy after {timeout}s:\n{self.log()}")
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _spawn(self, config: Path) -> None:
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(BIN / "wrangler"), "dev", "--local", "--config", str(config),
@@ -142,18 +175,6 @@ class WorkerProcess:
             cwd=self.dir, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wrangler dev exited early:\n{self.log()}")
-            try:
-                if self.get("/health").status == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"wrangler dev not healthy after {timeout}s:\n{self.log()}")
 
     def __enter__(self) -> "WorkerProcess":
         return self.start()

@@ -24,16 +24,22 @@ pub const ID_LEN: usize = 6;
 pub fn new_order_id() -> String {
     format!(
         "ORD-{}",
-        nanoid::nanoid!(ID_LEN, &ORDER_ALPHABET, random_bytes)
+        nanoid::format(random_bytes, &ORDER_ALPHABET, ID_LEN)
     )
 }
 
-/// The source of randomness of every nanoid here (pass it as nanoid's third argument): the
-/// platform's CSPRNG (`crypto.getRandomValues` in the Worker). nanoid's default seeds a fresh
-/// ChaCha generator from that same source for every id: creating a 100-task order spent about
-/// a fifth of its CPU in the Worker doing so (CPU profile of the isolate), and the generator
-/// was 2.6 KiB of the gzipped wasm.
-pub fn random_bytes(size: usize) -> Vec<u8> {
+/// A random token of `len` characters from nanoid's URL-safe alphabet (error batch names,
+/// GitHub claim tokens).
+pub fn new_token(len: usize) -> String {
+    nanoid::format(random_bytes, &nanoid::alphabet::SAFE, len)
+}
+
+/// The source of randomness of every id and token here: the platform's CSPRNG
+/// (`crypto.getRandomValues` in the Worker). nanoid's default seeds a fresh ChaCha generator
+/// from that same source for every id: creating a 100-task order spent about a fifth of its
+/// CPU in the Worker doing so (CPU profile of the isolate), and the generator was 2.6 KiB of
+/// the gzipped wasm.
+fn random_bytes(size: usize) -> Vec<u8> {
     let mut bytes = vec![0; size];
     // The Worker's `crypto.getRandomValues` does not fail for a buffer this small.
     getrandom::getrandom(&mut bytes).expect("the platform's random source failed");
@@ -46,7 +52,7 @@ pub fn new_task_ids(count: usize) -> Vec<String> {
     let mut seen = HashSet::with_capacity(count);
     let mut ids = Vec::with_capacity(count);
     while ids.len() < count {
-        let id = nanoid::nanoid!(ID_LEN, &TASK_ALPHABET, random_bytes);
+        let id = nanoid::format(random_bytes, &TASK_ALPHABET, ID_LEN);
         if seen.insert(id.clone()) {
             ids.push(id);
         }

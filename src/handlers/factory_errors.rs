@@ -11,6 +11,7 @@
 use crate::config::Config;
 use crate::domain::error_report::{parse_error_batch, ErrorBatch};
 use crate::domain::idempotency::{fingerprint, parse_key, HEADER};
+use crate::domain::ids::new_token;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::http::{self, read_json};
 use crate::remediation::answer::{Action, Answer};
@@ -34,16 +35,9 @@ pub async fn report(req: &mut Request, env: &Env, config: &Config, db: &Db) -> A
     let key = header_key.or_else(|| batch.batch_id.clone());
     let request_hash = fingerprint(batch.canonical().as_bytes());
     // Every batch is named in D1 (by its key, or by us) so its items can be followed up.
-    let batch_ref = key.clone().unwrap_or_else(|| {
-        format!(
-            "EB-{}",
-            nanoid::nanoid!(
-                12,
-                &nanoid::alphabet::SAFE,
-                crate::domain::ids::random_bytes
-            )
-        )
-    });
+    let batch_ref = key
+        .clone()
+        .unwrap_or_else(|| format!("EB-{}", new_token(12)));
 
     if let Some(key) = &key {
         if let Some(answer) = earlier_answer(db, key, &request_hash).await? {

@@ -16,6 +16,7 @@ use super::verify::placeholder_marker;
 use super::{patch, PlaceholderOutcome, ProposedPr, Remediator, RenameOutcome};
 use crate::domain::error_report::{ErrorCode, ErrorItem};
 use crate::domain::followup::{parse_github_url, FollowupStatus, FollowupType, GithubKind};
+use crate::domain::ids::new_token;
 use crate::domain::oplog::{LogEntry, LogLevel};
 use crate::error::ApiError;
 use crate::store::followups::{GithubLink, NewFollowup};
@@ -415,11 +416,7 @@ impl Recorder<'_, '_> {
         let Some(rem) = self.remediator else {
             return Err(ApiError::Internal("a patch without a remediator").into());
         };
-        let token = nanoid::nanoid!(
-            16,
-            &nanoid::alphabet::SAFE,
-            crate::domain::ids::random_bytes
-        );
+        let token = new_token(16);
         let link = match self.claim(GithubKind::Pull, &token).await? {
             ClaimResult::Won => match rem.propose(self.task, &patched, template_sha).await {
                 Ok(proposed) => return Ok(self.pull_request(patched, proposed, &token).await?),
@@ -554,11 +551,7 @@ impl Recorder<'_, '_> {
         github_usable: bool,
         mut claim: Option<ClaimWrite<'_>>,
     ) -> Result<Answer, ApiError> {
-        let token = nanoid::nanoid!(
-            16,
-            &nanoid::alphabet::SAFE,
-            crate::domain::ids::random_bytes
-        );
+        let token = new_token(16);
         let mut issue = None;
         let mut issue_problem = None;
         if let (Some(rem), true) = (self.remediator, github_usable) {

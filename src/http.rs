@@ -140,7 +140,7 @@ pub fn prior_answer(prior: Prior, retry_after_secs: u32) -> ApiResult<Option<Res
 
 pub fn error_response(err: &ApiError) -> worker::Result<Response> {
     let mut resp = Response::from_json(&err.body())?.with_status(err.status());
-    resp.headers_mut().set("cache-control", "no-store")?;
+    resp.headers_mut().set("cache-control", CACHE_NEVER)?;
     match err {
         ApiError::Unauthorized => resp
             .headers_mut()

@@ -2,8 +2,9 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::http;
+use crate::upstream::http::new_request;
 use serde_json::json;
-use worker::{console_error, Env, Response};
+use worker::{console_error, Env, Headers, Method, Response};
 
 /// The static assets (wrangler.toml's `[assets]`), where `build.rs` puts `openapi.yaml`
 /// converted to JSON.
@@ -24,11 +25,10 @@ pub fn health() -> ApiResult<Response> {
 pub async fn openapi(env: &Env) -> ApiResult<Response> {
     const MISSING: &str = "openapi.json is missing from the static assets (built by build.rs)";
     let assets = env.assets(ASSETS_BINDING)?;
-    // A bare request rather than `Fetcher::fetch(url, init)`, whose `RequestInit` path links
-    // worker's whole `cf` options serialiser into the wasm for nothing.
-    let request =
-        worker::web_sys::Request::new_with_str(OPENAPI_ASSET_URL).map_err(worker::Error::from)?;
-    let mut asset = assets.fetch_request(worker::Request::from(request)).await?;
+    // Built by `new_request` rather than `Fetcher::fetch(url, init)`, whose `RequestInit` path
+    // links worker's whole `cf` options serialiser into the wasm for nothing.
+    let request = new_request(Method::Get, OPENAPI_ASSET_URL, &Headers::new(), None)?;
+    let mut asset = assets.fetch_request(request).await?;
     if asset.status_code() != 200 {
         console_error!(
             "{MISSING}: the ASSETS binding answered {}",

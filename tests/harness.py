@@ -142,26 +142,31 @@ class WorkerProcess:
                 self.port = free_port()
                 self.base_url = f"http://127.0.0.1:{self.port}"
             self._spawn(config)
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    if "Address already in use" in self.log() and attempt + 1 < START_ATTEMPTS:
-                        try:  # whatever it started before failing goes with it
-                            os.killpg(self.proc.pid, 9)
-                        except ProcessLookupError:
-                            pass
-                        break
-                    raise RuntimeError(f"wrangler dev exited early:\n{self.log()}")
-                try:
-                    if self.get("/health").status == 200:
-                        return self
-                except OSError:
-                    pass
-                time.sleep(0.25)
-            else:
-                self.stop()
-                raise RuntimeError(f"wrangler dev not healthy after {timeout}s:\n{self.log()}")
+            if self._healthy(timeout, may_retry=attempt + 1 < START_ATTEMPTS):
+                return self
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _healthy(self, timeout: float, may_retry: bool) -> bool:
+        """Waits for the spawned Worker: True once it answers, False when it lost its port and
+        `may_retry`; raises on any other failure."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                if may_retry and "Address already in use" in self.log():
+                    try:  # whatever it started before failing goes with it
+                        os.killpg(self.proc.pid, 9)
+                    except ProcessLookupError:
+                        pass
+                    return False
+                raise RuntimeError(f"wrangler dev exited early:\n{self.log()}")
+            try:
+                if self.get("/health").status == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"wrangler dev not healthy after {timeout}s:\n{self.log()}")
 
     def _spawn(self, config: Path) -> None:
         log = open(self.log_path, "w")

@@ -179,9 +179,9 @@ def python_slice(target: Target, path: str, seconds: int) -> Slice:
 
 
 def throughput(targets: list[Target], paths: dict[str, str], tool: str) -> dict[str, list[Slice]]:
-    """ROUNDS slices per target, in rounds. The order
-    alternates by round (ours first, then the reference first, ...): the machine's speed
-    drifts over a run, and a fixed order would hand the same side the faster half."""
+    """ROUNDS slices per target, one per round. Which side goes first alternates by round:
+    the machine's speed drifts over a run, and a fixed order would hand the same side the
+    faster half of every round."""
     run = wrk_slice if tool == "wrk" else python_slice
     slices: dict[str, list[Slice]] = {t.name: [] for t in targets}
     for round_ in range(ROUNDS):

@@ -175,20 +175,20 @@ pub(crate) async fn json_body(
     params: &[JsValue],
     context: &'static str,
 ) -> Result<Option<JsonText>, ApiError> {
-    let statement = db.prepare(sql).bind(params).map_err(internal(context))?;
+    let fail = |err: worker::Error| internal(context)(err);
+    let statement = db.prepare(sql).bind(params).map_err(fail)?;
+    // The binding's own `first`, not worker's: that one decodes the value into Rust.
     let pending = statement
         .inner()
         .first(Some("body"))
-        .map_err(|err| internal(context)(worker::Error::from(err)))?;
-    let row = JsFuture::from(pending)
-        .await
-        .map_err(|err| internal(context)(worker::Error::from(err)))?;
+        .map_err(|e| fail(e.into()))?;
+    let row = JsFuture::from(pending).await.map_err(|e| fail(e.into()))?;
     if row.is_null() || row.is_undefined() {
         return Ok(None);
     }
     JsonText::from_js(row)
         .map(Some)
-        .ok_or_else(|| internal(context)(worker::Error::RustError("body is not text".into())))
+        .ok_or_else(|| fail(worker::Error::RustError("body is not text".into())))
 }
 
 /// Prepares `sql` and binds as many of `params` as its highest `?N` uses, so the statements of
